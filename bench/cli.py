@@ -1,0 +1,213 @@
+"""The `bench` command line: list, run, table, check."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import paths
+from .registry import Registry, discover
+from .store import Store
+from .suite import SuiteError, load_suite
+
+
+def _split_csv(values: tuple[str, ...]) -> list[str]:
+    return [v for item in values for v in item.split(",") if v]
+
+
+def _registry(plugins: tuple[str, ...]) -> Registry:
+    try:
+        return discover(extra_dirs=plugins)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc))
+
+
+def _suite(reg: Registry, name: str):
+    try:
+        return load_suite(reg.suite_path(name), name=Path(name).stem)
+    except (KeyError, SuiteError) as exc:
+        raise click.UsageError(exc.args[0] if exc.args else str(exc))
+
+
+plugins_option = click.option("--plugins", "plugins", multiple=True, type=click.Path(file_okay=False),
+                              help="Extra folder of plugin files (*.py) and suites (*.toml); repeatable.")
+results_option = click.option("--results-dir", type=click.Path(file_okay=False), default="results",
+                              show_default=True, help="Where run records (runs/) and tables go.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="bench", message="bench %(version)s")
+def main() -> None:
+    """bench: run every method on the same shared split of every dataset and compare them honestly.
+
+    \b
+    Typical use:
+      bench list                              what methods, datasets and suites exist
+      bench run --suite smoke                 run a suite (resumes; --force re-runs)
+      bench table --suite smoke --format md   render its comparison table
+      bench check knn                         run the plugin contract checks on one method
+
+    Data folder: --data-dir, else $BENCH_DATA, else a per-user data folder.
+    Cache folder (converted data, artifacts): --cache-dir, else $BENCH_CACHE, else the user cache.
+    """
+
+
+@main.command("list")
+@click.argument("what", type=click.Choice(["all", "methods", "datasets", "suites", "broken"]), default="all")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder to check for dataset files.")
+@plugins_option
+def list_cmd(what: str, data_dir: str | None, plugins: tuple[str, ...]) -> None:
+    """Show methods (variants, task kinds, origin), datasets (splits, files present), suites."""
+    from tabulate import tabulate
+
+    reg = _registry(plugins)
+    ddir = paths.data_dir(data_dir)
+    if what in ("all", "methods"):
+        rows = [(v, e.family, ", ".join(e.cls.kinds), ", ".join(f"{k}={p}" for k, p in e.params.items()),
+                 _origin_short(e.origin)) for v, e in sorted(reg.methods.items())]
+        click.echo("Methods\n" + tabulate(rows, headers=["variant", "family", "kinds", "variant params", "from"]))
+    if what in ("all", "datasets"):
+        rows = []
+        for n, e in sorted(reg.datasets.items()):
+            ds = e.cls()
+            if ds.embedded:
+                files = "embedded" + (" (synthetic)" if ds.synthetic else "")
+            else:
+                missing = ds.missing_files(ddir)
+                files = "present" if not missing else f"files missing in {ddir / (ds.folder or '')}"
+            rows.append((n, e.cls.kind, ", ".join(e.cls.splits), files, _origin_short(e.origin)))
+        click.echo("\nDatasets\n" + tabulate(rows, headers=["dataset", "kind", "splits (first = default)", "files", "from"]))
+    if what in ("all", "suites"):
+        rows = []
+        for n, p in sorted(reg.suites.items()):
+            try:
+                rows.append((n, load_suite(p, n).description))
+            except SuiteError as exc:
+                rows.append((n, f"BROKEN: {exc}"))
+        click.echo("\nSuites\n" + tabulate(rows, headers=["suite", "description"]))
+    if what in ("all", "broken") and reg.broken:
+        click.echo("\nBroken plugins (everything else works)")
+        for b in reg.broken:
+            click.echo(f"- {b.origin}\n    " + b.error.replace("\n", "\n    "))
+
+
+def _origin_short(origin) -> str:
+    if origin.path:
+        p = Path(origin.path)
+        return f"{p.parent.name}/{p.name}"
+    return f"{origin.distribution} {origin.version}"
+
+
+@main.command()
+@click.option("--suite", "suite_name", required=True, help="Suite name (see `bench list suites`) or a .toml path.")
+@click.option("--methods", multiple=True, help="Only these method variants (globs, comma-separated or repeated).")
+@click.option("--datasets", multiple=True, help="Only these datasets (globs).")
+@click.option("--seeds", help="Override the suite's seeds, e.g. 0,1,2.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (else $BENCH_DATA, else the user data folder).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Writable cache folder (else $BENCH_CACHE, else the user cache).")
+@results_option
+@plugins_option
+@click.option("--timeout", type=float, help="Time budget per run in seconds, passed to methods.")
+@click.option("--force", is_flag=True, help="Re-run runs that are already recorded.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (and what is already recorded) without running.")
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "html", "csv", "none"]), default="md",
+              show_default=True, help="Print the suite's table in this format when done.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, results_dir, plugins, timeout,
+        force, dry_run, fmt, quiet) -> None:
+    """Run a suite: every method on the same shared split of every dataset, one record per run.
+
+    Runs already recorded by the same plugin code on the same split are skipped (resume).
+    Exit status 1 when any run failed.
+    """
+    from . import environment, table
+    from .runner import RunOptions, run_specs
+
+    reg = _registry(plugins)
+    suite = _suite(reg, suite_name)
+    try:
+        specs = suite.expand(reg, methods=_split_csv(methods) or None, datasets=_split_csv(datasets) or None,
+                             seeds=[int(s) for s in seeds.split(",")] if seeds else None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise click.UsageError(exc.args[0] if exc.args else str(exc))
+    if not specs:
+        raise click.UsageError("the filters leave nothing to run; see `bench list`")
+    store = Store(Path(results_dir))
+    ddir, cdir = paths.data_dir(data_dir), paths.cache_dir(cache_dir)
+    if dry_run:
+        click.echo(f"suite {suite.name}: {len(specs)} runs (data {ddir}, results {results_dir})")
+        for s in specs:
+            click.echo(f"  {s.describe()}")
+        return
+    try:
+        dev = environment.resolve_device(device)
+    except RuntimeError as exc:
+        raise click.UsageError(str(exc))
+    opts = RunOptions(data_dir=ddir, cache_dir=cdir, device=dev, force=force, timeout=timeout or suite.timeout,
+                      show_progress=not quiet, command=environment.command_line())
+    summary = run_specs(reg, specs, store, opts, echo=lambda m: click.echo(m, err=True))
+    click.echo(summary.line(), err=True)
+    if fmt != "none":
+        sections = table.build(suite, reg, store, specs=specs)
+        text = table.render(sections, fmt, title=suite.table.title or f"suite {suite.name}")
+        click.echo(text)
+        out = Path(results_dir) / suite.name / f"table.{fmt}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    sys.exit(1 if summary.failed else 0)
+
+
+@main.command("table")
+@click.option("--suite", "suite_name", required=True, help="Suite name or .toml path.")
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "html", "csv"]), default="md", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@results_option
+@plugins_option
+def table_cmd(suite_name, fmt, out, results_dir, plugins) -> None:
+    """Render a suite's comparison table from the stored records (no data needed)."""
+    from . import table
+
+    reg = _registry(plugins)
+    suite = _suite(reg, suite_name)
+    try:
+        text = table.render(table.build(suite, reg, Store(Path(results_dir))), fmt,
+                            title=suite.table.title or f"suite {suite.name}")
+    except table.TableError as exc:
+        raise click.ClickException(str(exc))
+    except KeyError as exc:
+        raise click.UsageError(exc.args[0] if exc.args else str(exc))
+    if out:
+        Path(out).write_text(text)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text)
+
+
+@main.command()
+@click.argument("variant")
+@click.option("--kind", help="Only this task kind (default: every kind the method supports).")
+@click.option("--budget", type=float, default=60.0, show_default=True, help="Seconds allowed for fit+predict on tiny data.")
+@plugins_option
+def check(variant, kind, budget, plugins) -> None:
+    """Run the plugin contract checks on one method variant, on tiny data."""
+    from . import conformance
+
+    reg = _registry(plugins)
+    try:
+        entry = reg.method(variant)
+    except KeyError as exc:
+        raise click.UsageError(exc.args[0])
+    kinds = [kind] if kind else [k for k in entry.cls.kinds if k in conformance.TINY_KINDS]
+    failed = 0
+    for k in kinds:
+        for r in conformance.run_checks(entry.cls, entry.params, k, budget_s=budget):
+            mark = "PASS" if r.ok else "FAIL"
+            failed += not r.ok
+            click.echo(f"{mark} {variant} [{k}] {r.name} ({r.seconds:.2f}s){'' if r.ok else ': ' + r.message}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The method plugin contract: a card of class attributes plus ``fit`` and ``predict``.
+
+Parameters are set in the constructor only (scikit-learn's convention); fitted state lives in
+attributes ending with ``_``. A family declares named variants, each a dict of parameters on
+top of ``defaults`` (timm's way): ``variants = {"mlp": {}, "mlp-bn": {"batchnorm": True}}``.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable
+
+import numpy as np
+
+from .task import Part
+
+
+class FitContext:
+    """What the runner gives a method besides the data: device, seed, budget, progress, artifacts."""
+
+    def __init__(self, seed: int = 0, device: str = "cpu", time_budget: float | None = None,
+                 cache_dir: Path | None = None, task_key: str = "", show_progress: bool = False,
+                 dataset: str = ""):
+        self.seed = seed
+        self.device = device
+        self.time_budget = time_budget
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.task_key = task_key  # dataset + params + split fingerprint: scopes shared artifacts
+        self.dataset = dataset
+        self.show_progress = show_progress
+        self.history: list[dict[str, Any]] = []  # per-epoch rows, stored in the run record
+        self.info: dict[str, Any] = {}  # free-form facts a method wants recorded
+
+    def progress(self, iterable: Iterable, total: int | None = None, desc: str = ""):
+        """Wrap a loop in a progress bar when the runner shows progress."""
+        if not self.show_progress:
+            return iterable
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, leave=False)
+
+    def log_epoch(self, **row: Any) -> None:
+        self.history.append(row)
+
+    def cached(self, name: str, key: dict[str, Any], build: Callable[[], Any]) -> Any:
+        """Build an artifact once per (task, key) and reuse it, e.g. a learned embedding table.
+
+        Stored with pickle in the cache folder; only files this process family wrote are read.
+        """
+        if self.cache_dir is None:
+            return build()
+        digest = hashlib.sha256(repr((self.task_key, name, sorted(key.items()))).encode()).hexdigest()[:20]
+        path = self.cache_dir / "artifacts" / f"{name}-{digest}.pkl"
+        if path.exists():
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        value = build()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{id(value)}")
+        with open(tmp, "wb") as f:
+            pickle.dump(value, f)
+        tmp.replace(path)
+        return value
+
+
+class Method:
+    """Base class of method plugins. Subclasses set the card attributes and implement fit/predict."""
+
+    name: ClassVar[str] = ""
+    kinds: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[dict[str, Any]] = {}
+    variants: ClassVar[dict[str, dict[str, Any]]] = {}
+    description: ClassVar[str] = ""
+
+    def __init__(self, **params: Any):
+        unknown = [p for p in params if p not in self.defaults]
+        if unknown:
+            hints = []
+            for p in unknown:
+                close = difflib.get_close_matches(p, list(self.defaults), n=1)
+                hints.append(f"{p!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise TypeError(f"{type(self).__name__}: unknown parameter {', '.join(hints)}; "
+                            f"known: {', '.join(self.defaults) or 'none'}")
+        self.params: dict[str, Any] = {**self.defaults, **params}
+
+    @classmethod
+    def all_variants(cls) -> dict[str, dict[str, Any]]:
+        return dict(cls.variants) if cls.variants else {cls.name: {}}
+
+    def get_params(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "Method":
+        raise NotImplementedError
+
+    def predict(self, data: Part) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.params.items() if self.defaults.get(k) != v}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+class NotFittedError(RuntimeError):
+    pass

@@ -1,0 +1,76 @@
+"""Metrics by name. Each knows whether lower is better, so tables can mark the best."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+def _pair(y_true, y_pred):
+    t = np.asarray(y_true, dtype=np.float64).ravel()
+    p = np.asarray(y_pred, dtype=np.float64).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"{len(p)} predictions for {len(t)} targets")
+    return t, p
+
+
+def mape(y_true, y_pred) -> float:
+    """Mean absolute percentage error, as a fraction (0.1 = 10 %). Targets must be nonzero."""
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean(np.abs((t - p) / t)))
+
+
+def rmspe(y_true, y_pred) -> float:
+    """Root mean squared percentage error (Kaggle Rossmann's metric)."""
+    t, p = _pair(y_true, y_pred)
+    return float(np.sqrt(np.mean(((t - p) / t) ** 2)))
+
+
+def rmse(y_true, y_pred) -> float:
+    t, p = _pair(y_true, y_pred)
+    return float(np.sqrt(np.mean((t - p) ** 2)))
+
+
+def mae(y_true, y_pred) -> float:
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(t - p)))
+
+
+def accuracy(y_true, y_pred) -> float:
+    t = np.asarray(y_true).ravel()
+    p = np.asarray(y_pred).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"{len(p)} predictions for {len(t)} targets")
+    return float(np.mean(t == p))
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    fn: Callable[[np.ndarray, np.ndarray], float]
+    lower_is_better: bool
+    label: str
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("mape", mape, True, "MAPE"),
+        Metric("rmspe", rmspe, True, "RMSPE"),
+        Metric("rmse", rmse, True, "RMSE"),
+        Metric("mae", mae, True, "MAE"),
+        Metric("accuracy", accuracy, False, "accuracy"),
+    )
+}
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}") from None
+
+
+def score(names, y_true, y_pred) -> dict[str, float]:
+    return {n: get_metric(n).fn(y_true, y_pred) for n in names}

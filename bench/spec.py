@@ -1,0 +1,81 @@
+"""RunSpec (what to run) and RunRecord (what happened): plain data, hashable keys."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _stable_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a method variant with resolved parameters on one dataset split, one seed."""
+
+    suite: str
+    dataset: str
+    dataset_params: tuple
+    split: str
+    method: str
+    params: tuple  # fully resolved (defaults < variant < suite)
+    seed: int
+    overrides: tuple = ()  # what the suite set: shown in tables to tell columns apart
+    label: str = ""
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What makes two runs the same experiment, independent of code versions."""
+        return {"dataset": self.dataset, "dataset_params": dict(self.dataset_params),
+                "split": self.split, "method": self.method, "params": dict(self.params),
+                "seed": self.seed}
+
+    @property
+    def spec_id(self) -> str:
+        return _stable_hash(self.identity)
+
+    def key(self, fingerprint: str, method_hash: str, dataset_hash: str) -> str:
+        """The record key: the experiment plus the split and the plugins' source hashes."""
+        return _stable_hash({**self.identity, "fingerprint": fingerprint,
+                             "method_source": method_hash, "dataset_source": dataset_hash})
+
+    def describe(self) -> str:
+        ov = ", ".join(f"{k}={v}" for k, v in self.overrides)
+        return f"{self.method}{'[' + ov + ']' if ov else ''} on {self.dataset}/{self.split} seed {self.seed}"
+
+
+@dataclass
+class RunRecord:
+    key: str
+    spec_id: str
+    spec: dict[str, Any]
+    status: str  # ok | failed
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None
+    peak_memory_mb: float | None = None
+    device: str = ""
+    hardware: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    split: dict[str, Any] = field(default_factory=dict)  # name, fingerprint, sizes
+    dataset: dict[str, Any] = field(default_factory=dict)  # name, synthetic, params, source hash
+    method: dict[str, Any] = field(default_factory=dict)  # family, origin, source hash
+    history: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    suite: str = ""
+    label: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunRecord":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,123 @@
+"""Suite files (TOML): which datasets, methods, seeds and table layout; expanded into RunSpecs.
+
+A list value in ``params`` is a sweep (expanded as a product, benchopt's way); to pass a list
+as one value, wrap it: ``layers = [[1000, 500]]``.
+"""
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .registry import Registry
+from .spec import RunSpec
+
+_TOP_KEYS = {"description", "seeds", "datasets", "methods", "table", "timeout"}
+_DATASET_KEYS = {"name", "split", "params"}
+_METHOD_KEYS = {"variant", "params", "label", "datasets"}
+_TABLE_KEYS = {"rows", "columns", "metrics", "reference", "title", "column_labels"}
+
+
+class SuiteError(ValueError):
+    """A suite file is malformed; the message names the file (and the line when TOML says it)."""
+
+
+@dataclass
+class TableLayout:
+    columns: list[str] = field(default_factory=list)  # method params that split columns
+    metrics: list[str] = field(default_factory=list)  # empty = the dataset's metrics
+    reference: dict[str, dict[str, Any]] = field(default_factory=dict)  # row -> {column: value}
+    column_labels: dict[str, str] = field(default_factory=dict)
+    title: str = ""
+
+
+@dataclass
+class Suite:
+    name: str
+    path: Path
+    description: str
+    seeds: list[int]
+    datasets: list[dict[str, Any]]
+    methods: list[dict[str, Any]]
+    table: TableLayout
+    timeout: float | None = None
+
+    def expand(self, registry: Registry, methods: list[str] | None = None,
+               datasets: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
+        """All runs of the suite, optionally filtered by method / dataset globs and seeds."""
+        specs: list[RunSpec] = []
+        for d in self.datasets:
+            if datasets and not any(fnmatch.fnmatchcase(d["name"], p) for p in datasets):
+                continue
+            ds_entry = registry.dataset(d["name"])
+            split = ds_entry.cls(**d.get("params", {})).check_split(d.get("split"))
+            for m in self.methods:
+                if m.get("datasets") and not any(fnmatch.fnmatchcase(d["name"], p) for p in m["datasets"]):
+                    continue
+                variants = registry.match_methods([m["variant"]])
+                if not variants:
+                    registry.method(m["variant"])  # raises with close matches
+                for variant in variants:
+                    if methods and not any(fnmatch.fnmatchcase(variant, p) for p in methods):
+                        continue
+                    entry = registry.method(variant)
+                    for overrides in _sweep(m.get("params", {})):
+                        params = entry.resolved_params(overrides)
+                        entry.cls(**params)  # unknown parameters fail here, before any run
+                        label = m.get("label") if len(variants) == 1 else None
+                        for seed in (seeds if seeds is not None else self.seeds):
+                            specs.append(RunSpec(
+                                suite=self.name, dataset=d["name"],
+                                dataset_params=tuple(sorted(d.get("params", {}).items())),
+                                split=split, method=variant, params=tuple(sorted(params.items())),
+                                overrides=tuple(sorted(overrides.items())), seed=int(seed),
+                                label=label or variant))
+        return specs
+
+
+def _sweep(params: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = list(params)
+    values = [v if isinstance(v, list) else [v] for v in params.values()]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*values)] or [{}]
+
+
+def _check_keys(where: str, table: dict, allowed: set[str], path: Path) -> None:
+    extra = set(table) - allowed
+    if extra:
+        raise SuiteError(f"{path}: unknown key(s) {', '.join(sorted(extra))} in {where}; "
+                         f"allowed: {', '.join(sorted(allowed))}")
+
+
+def load_suite(path: Path, name: str | None = None) -> Suite:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{path}: not valid TOML: {exc}") from None
+    _check_keys("the top level", raw, _TOP_KEYS, path)
+    datasets = raw.get("datasets") or []
+    methods = raw.get("methods") or []
+    if not datasets or not methods:
+        raise SuiteError(f"{path}: a suite needs at least one [[datasets]] and one [[methods]] entry")
+    for i, d in enumerate(datasets):
+        _check_keys(f"[[datasets]] #{i + 1}", d, _DATASET_KEYS, path)
+        if "name" not in d:
+            raise SuiteError(f"{path}: [[datasets]] #{i + 1} has no name")
+    for i, m in enumerate(methods):
+        _check_keys(f"[[methods]] #{i + 1}", m, _METHOD_KEYS, path)
+        if "variant" not in m:
+            raise SuiteError(f"{path}: [[methods]] #{i + 1} has no variant")
+    t = raw.get("table", {})
+    _check_keys("[table]", t, _TABLE_KEYS, path)
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds):
+        raise SuiteError(f"{path}: seeds must be a list of integers, got {seeds!r}")
+    return Suite(
+        name=name or path.stem, path=path, description=raw.get("description", ""), seeds=seeds,
+        datasets=datasets, methods=methods, timeout=raw.get("timeout"),
+        table=TableLayout(columns=list(t.get("columns", [])), metrics=list(t.get("metrics", [])),
+                          reference=dict(t.get("reference", {})),
+                          column_labels=dict(t.get("column_labels", {})), title=t.get("title", "")))

@@ -1,0 +1,249 @@
+"""Comparison tables from stored records: rows = methods, columns = metrics × layout params.
+
+Cells are mean ± std over seeds, the best per column in bold, failures and gaps shown as such,
+and a footnote with dataset, split fingerprint, seeds, hardware, versions and command.
+Runs on different split fingerprints are never put side by side.
+"""
+from __future__ import annotations
+
+import io
+import math
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tabulate import tabulate
+
+from .metrics import get_metric
+from .registry import Registry
+from .spec import RunRecord, RunSpec
+from .store import Store
+from .suite import Suite
+
+FORMATS = ("md", "latex", "html", "csv")
+
+
+class TableError(ValueError):
+    pass
+
+
+@dataclass
+class Cell:
+    values: list[float] = field(default_factory=list)
+    status: str = "missing"  # ok | failed | missing | n/a
+    stale: bool = False
+    lower_is_better: bool = True
+    best: bool = False
+    kind: str = "metric"  # metric | seconds | reference
+
+    @property
+    def mean(self) -> float | None:
+        return float(np.mean(self.values)) if self.values and self.status == "ok" else None
+
+    def text(self) -> str:
+        if self.status == "failed":
+            return "failed"
+        if self.status == "n/a":
+            return "n/a"
+        if self.status == "missing" or not self.values:
+            return "—"
+        digits = 2 if self.kind == "seconds" else 4
+        s = f"{np.mean(self.values):.{digits}f}"
+        if len(self.values) > 1 and self.kind != "reference":
+            s += f" ± {np.std(self.values, ddof=1):.{digits}f}"
+        return s + ("†" if self.stale else "")
+
+
+@dataclass
+class Section:
+    title: str
+    headers: list[str]
+    rows: list[tuple[str, list[Cell]]]
+    notes: list[str]
+
+
+def _pick(records: list[RunRecord], method_hash: str, dataset_hash: str) -> tuple[RunRecord | None, bool]:
+    """The newest record made by the current plugin code; else the newest one, marked stale."""
+    if not records:
+        return None, False
+    current = [r for r in records if r.method.get("origin", {}).get("source_hash") == method_hash
+               and r.dataset.get("source_hash") == dataset_hash]
+    pool = current or records
+    return max(pool, key=lambda r: r.finished_at), not current
+
+
+def build(suite: Suite, registry: Registry, store: Store, specs: list[RunSpec] | None = None) -> list[Section]:
+    specs = specs if specs is not None else suite.expand(registry)
+    by_id: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in store.records():
+        by_id[rec.spec_id].append(rec)
+    groups: dict[tuple, list[RunSpec]] = OrderedDict()
+    for s in specs:
+        groups.setdefault((s.dataset, s.dataset_params, s.split), []).append(s)
+    return [_section(suite, registry, key, group, by_id) for key, group in groups.items()]
+
+
+def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
+             by_id: dict[str, list[RunRecord]]) -> Section:
+    dataset, dparams, split = key
+    ds_entry = registry.dataset(dataset)
+    chosen: list[tuple[RunSpec, RunRecord | None, bool]] = []
+    for s in specs:
+        m_entry = registry.method(s.method)
+        rec, stale = _pick(by_id.get(s.spec_id, []), m_entry.origin.source_hash, ds_entry.origin.source_hash)
+        chosen.append((s, rec, stale))
+    recs = [r for _, r, _ in chosen if r is not None]
+    fps = sorted({r.split.get("fingerprint") for r in recs})
+    if len(fps) > 1:
+        detail = "; ".join(f"{fp}: " + ", ".join(sorted({r.label for r in recs if r.split.get('fingerprint') == fp}))
+                           for fp in fps)
+        raise TableError(f"refusing to compare runs on {dataset}/{split} made on different split "
+                         f"fingerprints ({detail}). Re-run the stale ones with `bench run --force`.")
+    metrics = suite.table.metrics or (recs[0].dataset.get("metrics") if recs else list(ds_entry.cls.metrics))
+    colkeys = suite.table.columns
+    combos: list[tuple] = []
+    for s, _, _ in chosen:
+        ov = dict(s.params)
+        combo = tuple(ov.get(c) for c in colkeys)
+        if combo not in combos:
+            combos.append(combo)
+
+    def combo_label(combo: tuple) -> str:
+        if not colkeys:
+            return ""
+        parts = [suite.table.column_labels.get(str(v), f"{c}={v}") for c, v in zip(colkeys, combo)]
+        return " (" + ", ".join(parts) + ")" if any(parts) else ""
+
+    headers = [f"{get_metric(m).label}{combo_label(c)}" for m in metrics for c in combos]
+    headers += [f"fit s{combo_label(c)}" for c in combos]
+    ref = suite.table.reference
+    ref_cols = sorted({col for vals in ref.values() for col in vals}, key=lambda h: headers.index(h) if h in headers else 99)
+    headers += [f"{h} [paper]" for h in ref_cols]
+
+    rows: "OrderedDict[str, dict[str, Cell]]" = OrderedDict()
+    kind = ds_entry.cls.kind
+    for s, rec, stale in chosen:
+        row = rows.setdefault(s.label, {})
+        combo = tuple(dict(s.params).get(c) for c in colkeys)
+        supported = kind in registry.method(s.method).cls.kinds
+        cols = [(f"{get_metric(m).label}{combo_label(combo)}", m) for m in metrics] + [(f"fit s{combo_label(combo)}", None)]
+        for h, m in cols:
+            cell = row.setdefault(h, Cell(lower_is_better=get_metric(m).lower_is_better if m else True,
+                                          kind="metric" if m else "seconds"))
+            if not supported:
+                cell.status = "n/a"
+            elif rec is None:
+                pass
+            elif rec.status != "ok":
+                cell.status = "failed"
+            elif cell.status != "failed":
+                cell.status = "ok"
+                cell.values.append(rec.metrics[m] if m else rec.fit_seconds)
+                cell.stale |= stale
+    for label, vals in ref.items():
+        row = rows.setdefault(label, {})
+        for h, v in vals.items():
+            row[f"{h} [paper]"] = Cell(values=[float(v)], status="ok", kind="reference")
+    for h in headers:
+        cells = [r[h] for r in rows.values() if h in r and r[h].mean is not None and r[h].kind == "metric"]
+        if len(cells) > 1:
+            best = min(cells, key=lambda c: c.mean) if cells[0].lower_is_better else max(cells, key=lambda c: c.mean)
+            best.best = True
+    table_rows = [(label, [r.get(h, Cell()) for h in headers]) for label, r in rows.items()]
+    return Section(title=_title(dataset, dparams, split, recs, ds_entry), headers=headers, rows=table_rows,
+                   notes=_notes(dataset, dparams, split, chosen, fps, ds_entry))
+
+
+def _title(dataset, dparams, split, recs, ds_entry) -> str:
+    synthetic = ds_entry.cls.synthetic
+    params = ", ".join(f"{k}={v}" for k, v in dparams)
+    return (f"{dataset}{'[' + params + ']' if params else ''} / {split}"
+            + (" (synthetic data)" if synthetic else ""))
+
+
+def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
+    recs = [r for _, r, _ in chosen if r is not None]
+    seeds = sorted({s.seed for s, _, _ in chosen})
+    notes = []
+    kind = "synthetic, generated by bench (not real data)" if ds_entry.cls.synthetic else "real data"
+    sizes = recs[0].split.get("sizes", {}) if recs else {}
+    notes.append(f"Dataset: {dataset} ({kind}); split `{split}`, fingerprint `{fps[0] if fps else 'n/a'}`"
+                 + (f", train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows" if sizes else ""))
+    notes.append(f"Seeds: {', '.join(map(str, seeds))}; cells are mean ± std over seeds; best in bold; "
+                 "— = not run yet; n/a = method does not support this task kind; failed = see the run record")
+    hw = sorted({r.hardware for r in recs if r.hardware})
+    if hw:
+        notes.append("Hardware: " + "; ".join(hw))
+    vers = defaultdict(set)
+    for r in recs:
+        for k, v in r.versions.items():
+            vers[k].add(v)
+    if vers:
+        notes.append("Versions: " + ", ".join(f"{k} {'/'.join(sorted(v))}" for k, v in vers.items()))
+    cmds = sorted({r.command for r in recs if r.command})
+    if cmds:
+        notes.append("Command: " + "; ".join(f"`{c}`" for c in cmds))
+    if any(stale for _, _, stale in chosen):
+        notes.append("†: recorded with an older version of the plugin or dataset code; re-run to refresh")
+    return notes
+
+
+def _fmt_cell(cell: Cell, fmt: str) -> str:
+    t = cell.text()
+    if cell.best:
+        return {"md": f"**{t}**", "latex": f"\\textbf{{{t}}}", "html": f"<b>{t}</b>"}.get(fmt, t)
+    return t
+
+
+def render(sections: list[Section], fmt: str = "md", title: str = "") -> str:
+    if fmt not in FORMATS:
+        raise TableError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    out = io.StringIO()
+    if fmt == "csv":
+        import csv
+
+        w = csv.writer(out)
+        w.writerow(["dataset", "method"] + sorted({h for s in sections for h in s.headers}, key=str))
+        all_headers = sorted({h for s in sections for h in s.headers}, key=str)
+        for s in sections:
+            for label, cells in s.rows:
+                by_h = dict(zip(s.headers, cells))
+                w.writerow([s.title, label] + [by_h[h].text() if h in by_h else "" for h in all_headers])
+        return out.getvalue()
+    tablefmt = {"md": "github", "latex": "latex_raw", "html": "unsafehtml"}[fmt]
+    if title:
+        out.write({"md": f"## {title}\n\n", "latex": f"% {title}\n", "html": f"<h2>{title}</h2>\n"}[fmt])
+    for s in sections:
+        body = [[label] + [_fmt_cell(c, fmt) for c in cells] for label, cells in s.rows]
+        if fmt == "md":
+            out.write(f"### {s.title}\n\n")
+            out.write(tabulate(body, headers=["method"] + s.headers, tablefmt=tablefmt, disable_numparse=True))
+            out.write("\n\n" + "\n".join(f"- {n}" for n in s.notes) + "\n\n")
+        elif fmt == "latex":
+            out.write(_latex(s, body))
+        else:
+            out.write(f"<h3>{s.title}</h3>\n")
+            out.write(tabulate(body, headers=["method"] + s.headers, tablefmt=tablefmt, disable_numparse=True))
+            out.write("\n<ul>" + "".join(f"<li>{n}</li>" for n in s.notes) + "</ul>\n")
+    return out.getvalue()
+
+
+def _latex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                 ("±", r"$\pm$"), ("—", "--"), ("†", r"$^\dagger$")):
+        s = s.replace(a, b)
+    return s
+
+
+def _latex(s: Section, body: list[list[str]]) -> str:
+    cols = "l" + "r" * len(s.headers)
+    lines = [f"% {s.title}", r"\begin{table}[ht]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+             " & ".join(_latex_escape(h) for h in ["method"] + s.headers) + r" \\", r"\midrule"]
+    for row in body:
+        cells = [c if c.startswith("\\textbf") else _latex_escape(c) for c in row]
+        cells = [c.replace("±", r"$\pm$") for c in cells]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}",
+              rf"\caption{{{_latex_escape(s.title)}. {_latex_escape(' '.join(s.notes))}}}", r"\end{table}", ""]
+    return "\n".join(lines) + "\n"
