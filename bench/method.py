@@ -33,6 +33,37 @@ class FitContext:
         self.show_progress = show_progress
         self.history: list[dict[str, Any]] = []  # per-epoch rows, stored in the run record
         self.info: dict[str, Any] = {}  # free-form facts a method wants recorded
+        # set by the runner: variant name + overrides -> (class, resolved params, source hash)
+        self.resolve_method: Callable[[str, dict], tuple[type, dict, str]] | None = None
+
+    def child(self) -> "FitContext":
+        """A context for a helper fit (e.g. the embedding network behind a "with EE" baseline)."""
+        sub = FitContext(seed=self.seed, device=self.device, time_budget=self.time_budget,
+                         cache_dir=self.cache_dir, task_key=self.task_key,
+                         show_progress=self.show_progress, dataset=self.dataset)
+        sub.resolve_method = self.resolve_method
+        return sub
+
+    def fitted(self, variant: str, train: Part, valid: Part | None, **overrides: Any) -> "Method":
+        """Another method variant fitted on the same task and seed, trained once and then reused.
+
+        This is how a baseline gets the entity embeddings learned by the ``ee`` network: every
+        baseline asking for the same (task, variant, parameters, seed, plugin code) shares one fit.
+        """
+        if self.resolve_method is None:
+            raise RuntimeError(f"this fit context cannot resolve method {variant!r} (no registry attached)")
+        cls, params, source_hash = self.resolve_method(variant, overrides)
+        key = {"variant": variant, "params": repr(sorted(params.items())), "seed": self.seed,
+               "source": source_hash, "n_train": len(train)}
+
+        def build() -> Method:
+            sub = self.child()
+            model = cls(**params).fit(train, valid, sub)
+            self.info.setdefault("helper_fits", []).append(
+                {"variant": variant, "history": sub.history, **sub.info})
+            return model
+
+        return self.cached(f"fitted-{variant}", key, build)
 
     def progress(self, iterable: Iterable, total: int | None = None, desc: str = ""):
         """Wrap a loop in a progress bar when the runner shows progress."""

@@ -95,6 +95,11 @@ def check_predictions(pred, n: int) -> np.ndarray:
     return arr
 
 
+def _resolve(registry: Registry, variant: str, overrides: dict) -> tuple[type, dict, str]:
+    entry = registry.method(variant)
+    return entry.cls, entry.resolved_params(overrides), entry.origin.source_hash
+
+
 def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> RunRecord:
     """Fit and evaluate one spec in this process; every exception becomes a failed record."""
     entry = registry.method(spec.method)
@@ -111,6 +116,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
         command=opts.command, started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     ctx = FitContext(seed=spec.seed, device=opts.device, time_budget=opts.timeout, cache_dir=opts.cache_dir,
                      task_key=task_key(spec, task), show_progress=opts.show_progress, dataset=spec.dataset)
+    ctx.resolve_method = lambda variant, overrides: _resolve(registry, variant, overrides)
     try:
         method = entry.cls(**dict(spec.params))
         train, valid, test = task.part("train"), task.part("valid"), task.part("test")
