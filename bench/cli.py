@@ -136,17 +136,21 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         raise click.UsageError("the filters leave nothing to run; see `bench list`")
     store = Store(Path(results_dir))
     ddir, cdir = paths.data_dir(data_dir), paths.cache_dir(cache_dir)
-    if dry_run:
-        click.echo(f"suite {suite.name}: {len(specs)} runs (data {ddir}, results {results_dir})")
-        for s in specs:
-            click.echo(f"  {s.describe()}")
-        return
     try:
         dev = environment.resolve_device(device)
     except RuntimeError as exc:
         raise click.UsageError(str(exc))
     opts = RunOptions(data_dir=ddir, cache_dir=cdir, device=dev, force=force, timeout=timeout or suite.timeout,
                       show_progress=not quiet, command=environment.command_line())
+    if dry_run:
+        from .runner import plan
+
+        rows = plan(reg, specs, store, opts)
+        todo = sum(st == "to run" for _, st in rows)
+        click.echo(f"suite {suite.name}: {len(specs)} runs, {todo} to run (data {ddir}, results {results_dir})")
+        for s, st in rows:
+            click.echo(f"  [{st}] {s.describe()}")
+        return
     summary = run_specs(reg, specs, store, opts, echo=lambda m: click.echo(m, err=True))
     click.echo(summary.line(), err=True)
     if fmt != "none":

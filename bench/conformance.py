@@ -235,7 +235,9 @@ class Checker:
     def check_determinism(self) -> None:
         ref = self.reference()
         train, valid, test = self._task_parts()
-        again = self._make().fit(train, valid, self._ctx()).predict(test)
+        model = self._make()
+        model.fit(train, valid, self._ctx())
+        again = model.predict(test)
         exact = not self.device.startswith("cuda")
         assert _same_predictions(ref["pred"], again, exact), (
             f"two fits with seed {self.seed} predict differently ({_first_difference(ref['pred'], again)}); "

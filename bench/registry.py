@@ -1,6 +1,7 @@
 """Finds method and dataset plugins: built-in folders, user folders and entry points.
 
-Plugin files are loaded by path under private module names (``_bench_plugin_<folder>_<stem>``):
+Plugin files are loaded by path under private module names (``_bench_plugin_<folder>_<stem>``,
+plus a hash of the folder's path for user folders):
 ``plugins`` and ``datasets`` never become importable packages (``datasets`` would shadow
 Hugging Face's). A file that fails to import is kept as a broken entry with its error.
 """
@@ -27,11 +28,12 @@ NO_ENTRY_POINTS_ENV = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def builtin_root() -> Path:
-    """The folder holding plugins/, datasets/ and suites/: inside the package when installed
-    from a wheel (bench/_builtin), else the source checkout beside the package."""
-    pkg = Path(__file__).resolve().parent
-    shipped = pkg / "_builtin"
-    return shipped if shipped.is_dir() else pkg.parent
+    """The folder holding plugins/, datasets/ and suites/: the source checkout beside the package
+    (also for editable installs), else the copy a wheel ships in ``_bench_builtin/``."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "plugins").is_dir() and (checkout / "datasets").is_dir():
+        return checkout
+    return checkout / "_bench_builtin"
 
 
 @dataclass
@@ -157,7 +159,13 @@ def file_hash(path: Path) -> str:
 def _module_name(path: Path) -> str:
     folder = re.sub(r"\W", "_", path.parent.name)
     stem = re.sub(r"\W", "_", path.stem)
-    return f"_bench_plugin_{folder}_{stem}"
+    name = f"_bench_plugin_{folder}_{stem}"
+    parent = Path(path).resolve().parent
+    if parent.parent != builtin_root().resolve():
+        # a user folder gets its own namespace: `my/plugins/knn.py` must not replace the built-in
+        # `plugins/knn.py` in sys.modules (that would break pickling of the built-in classes)
+        name += "_" + hashlib.sha256(str(parent).encode()).hexdigest()[:8]
+    return name
 
 
 def load_file(path: Path):

@@ -141,12 +141,41 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
     return rec
 
 
-def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions,
-              echo: Callable[[str], None] = print) -> Summary:
-    summary = Summary()
+def _groups(specs: list[RunSpec]) -> dict[tuple, list[RunSpec]]:
     groups: dict[tuple, list[RunSpec]] = defaultdict(list)
     for s in specs:
         groups[(s.dataset, s.dataset_params, s.split)].append(s)
+    return groups
+
+
+def plan(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions) -> list[tuple[RunSpec, str]]:
+    """What `run` would do with each spec, without fitting anything (datasets are loaded)."""
+    out = []
+    for (dataset, _, split), group in _groups(specs).items():
+        ds_entry = registry.dataset(dataset)
+        try:
+            task = load_task(registry, group[0], opts.data_dir, opts.cache_dir)
+        except FilesMissing:
+            out += [(s, "skip: files missing") for s in group]
+            continue
+        except Exception as exc:
+            out += [(s, f"fail: cannot load ({type(exc).__name__})") for s in group]
+            continue
+        for s in group:
+            entry = registry.method(s.method)
+            if ds_entry.cls.kind not in entry.cls.kinds:
+                out.append((s, "n/a"))
+                continue
+            key = s.key(task.split.fingerprint, entry.origin.source_hash, ds_entry.origin.source_hash)
+            done = store.has_ok(key) and not opts.force
+            out.append((s, "recorded" if done else "to run"))
+    return out
+
+
+def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions,
+              echo: Callable[[str], None] = print) -> Summary:
+    summary = Summary()
+    groups = _groups(specs)
     bar = _bar(len(specs), opts.show_progress)
     for (dataset, _, split), group in groups.items():
         ds_cls = registry.dataset(dataset).cls

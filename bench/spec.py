@@ -23,7 +23,8 @@ class RunSpec:
     params: tuple  # fully resolved (defaults < variant < suite)
     seed: int
     overrides: tuple = ()  # what the suite set: shown in tables to tell columns apart
-    label: str = ""
+    label: str = ""  # table row
+    column: str = ""  # table column group, when the suite names one (e.g. "with EE")
 
     @property
     def identity(self) -> dict[str, Any]:

@@ -49,7 +49,10 @@ class Store:
 
     def _read(self, p: Path) -> RunRecord | None:
         try:
-            return RunRecord.from_dict(json.loads(p.read_text()))
+            data = json.loads(p.read_text())
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+            return RunRecord.from_dict(data)
         except (ValueError, TypeError, OSError) as exc:
             self.corrupt.append((p, str(exc)))
             print(f"warning: skipping corrupt record {p}: {exc}", file=sys.stderr)

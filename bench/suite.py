@@ -17,7 +17,7 @@ from .spec import RunSpec
 
 _TOP_KEYS = {"description", "seeds", "datasets", "methods", "table", "timeout"}
 _DATASET_KEYS = {"name", "split", "params"}
-_METHOD_KEYS = {"variant", "params", "label", "datasets"}
+_METHOD_KEYS = {"variant", "params", "label", "column", "datasets"}
 _TABLE_KEYS = {"rows", "columns", "metrics", "reference", "title", "column_labels"}
 
 
@@ -74,7 +74,7 @@ class Suite:
                                 dataset_params=tuple(sorted(d.get("params", {}).items())),
                                 split=split, method=variant, params=tuple(sorted(params.items())),
                                 overrides=tuple(sorted(overrides.items())), seed=int(seed),
-                                label=label or variant))
+                                label=label or variant, column=m.get("column", "")))
         return specs
 
 

@@ -103,13 +103,19 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     metrics = suite.table.metrics or (recs[0].dataset.get("metrics") if recs else list(ds_entry.cls.metrics))
     colkeys = suite.table.columns
     combos: list[tuple] = []
+    def combo_of(s: RunSpec) -> tuple:
+        """A suite entry's own `column` wins; else the values of the layout's column parameters."""
+        if s.column or any(x.column for x, _, _ in chosen):
+            return (s.column,)
+        return tuple(dict(s.params).get(c) for c in colkeys)
+
     for s, _, _ in chosen:
-        ov = dict(s.params)
-        combo = tuple(ov.get(c) for c in colkeys)
-        if combo not in combos:
-            combos.append(combo)
+        if combo_of(s) not in combos:
+            combos.append(combo_of(s))
 
     def combo_label(combo: tuple) -> str:
+        if any(x.column for x, _, _ in chosen):
+            return f" ({combo[0]})" if combo[0] else ""
         if not colkeys:
             return ""
         parts = [suite.table.column_labels.get(str(v), f"{c}={v}") for c, v in zip(colkeys, combo)]
@@ -125,7 +131,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     kind = ds_entry.cls.kind
     for s, rec, stale in chosen:
         row = rows.setdefault(s.label, {})
-        combo = tuple(dict(s.params).get(c) for c in colkeys)
+        combo = combo_of(s)
         supported = kind in registry.method(s.method).cls.kinds
         cols = [(f"{get_metric(m).label}{combo_label(combo)}", m) for m in metrics] + [(f"fit s{combo_label(combo)}", None)]
         for h, m in cols:
@@ -192,7 +198,8 @@ def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
 def _fmt_cell(cell: Cell, fmt: str) -> str:
     t = cell.text()
     if cell.best:
-        return {"md": f"**{t}**", "latex": f"\\textbf{{{t}}}", "html": f"<b>{t}</b>"}.get(fmt, t)
+        # LaTeX: escape inside the bold (± and † too); _latex leaves \textbf cells as they are
+        return {"md": f"**{t}**", "latex": f"\\textbf{{{_latex_escape(t)}}}", "html": f"<b>{t}</b>"}.get(fmt, t)
     return t
 
 

@@ -19,7 +19,11 @@ own order, which for Kaggle's file is date descending, store ascending):
     uses ``train_size = int(0.9 * n)``). train = ``train_rows`` rows (default 200,000) drawn
     at random *without* replacement from the older part (the paper's code draws with
     replacement) and valid = ``valid_rows`` further rows (default 20,000) from the rest of the
-    older part, disjoint from train, for early stopping. The draw uses a fixed seed
+    older part, disjoint from train, for early stopping (when the older part is too small,
+    valid is served first and train gets what is left; ``train_rows=None`` = all of it).
+    One seeded permutation of the older part gives valid (its first rows) and then train, so
+    valid does not depend on ``train_rows`` and a smaller train is a subset of a larger one.
+    The draw uses a fixed seed
     (``SPLIT_SEED``), so the split is a pure function of the data.
     Features, all categorical: store, day_of_week, promo, year, month, day, state.
     Needs ``store_states.csv``. Metrics: MAPE (headline), RMSPE.
@@ -312,11 +316,18 @@ def load_table(folder: Path, cache_dir: Path | None) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 
 def _code(values: Any) -> tuple[np.ndarray, int]:
-    """Integer codes 0..k-1 of the sorted unique values."""
-    codes, uniques = pd.factorize(np.asarray(values), sort=True)
+    """Integer codes 0..k-1 of the sorted unique values (a Series of text, or integers)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 1 << 22:  # small integer range: a lookup table is much faster than a hash
+            present = np.zeros(hi - lo + 1, dtype=bool)
+            present[values - lo] = True
+            lookup = np.cumsum(present, dtype=np.int64) - 1
+            return lookup[values - lo], int(present.sum())
+    codes, uniques = pd.factorize(values, sort=True)
     if (codes < 0).any():
         raise ValueError("missing values in a categorical column")
-    return codes.astype(np.int64), len(uniques)
+    return np.asarray(codes, dtype=np.int64), len(uniques)
 
 
 def _int_or(values: pd.Series, fill: int) -> np.ndarray:
@@ -333,7 +344,7 @@ def _paper_features(rows: pd.DataFrame) -> dict[str, np.ndarray]:
         "year": dt.year.to_numpy(),
         "month": dt.month.to_numpy(),
         "day": dt.day.to_numpy(),
-        "state": rows["State"].to_numpy(dtype=object),
+        "state": rows["State"],
     }
 
 
@@ -343,7 +354,7 @@ def _kaggle_features(rows: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[st
     month = dt.month.to_numpy().astype(np.int64)
     week = dt.isocalendar()["week"].to_numpy().astype(np.int64)
     promo2 = rows["Promo2"].to_numpy()
-    interval = rows["PromoInterval"].to_numpy(dtype=object)
+    interval = rows["PromoInterval"]
     comp_year = _int_or(rows["CompetitionOpenSinceYear"], 0)
     comp_month = _int_or(rows["CompetitionOpenSinceMonth"], 0)
     p2_year = _int_or(rows["Promo2SinceYear"], 0)
@@ -362,22 +373,22 @@ def _kaggle_features(rows: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[st
         "store": rows["Store"].to_numpy(),
         "day_of_week": rows["DayOfWeek"].to_numpy(),
         "promo": rows["Promo"].to_numpy(),
-        "state_holiday": rows["StateHoliday"].to_numpy(dtype=object),
+        "state_holiday": rows["StateHoliday"],
         "school_holiday": rows["SchoolHoliday"].to_numpy(),
         "year": year,
         "month": month,
         "day": dt.day.to_numpy(),
         "week_of_year": week,
-        "store_type": rows["StoreType"].to_numpy(dtype=object),
-        "assortment": rows["Assortment"].to_numpy(dtype=object),
+        "store_type": rows["StoreType"],
+        "assortment": rows["Assortment"],
         "promo2": promo2,
-        "promo_interval": interval,
+        "promo_interval": rows["PromoInterval"],
         "promo2_month": ((p2_weeks_raw >= 0) & in_interval).astype(np.int64),
         "competition_open_since_year": comp_year.astype(np.int64),
         "promo2_since_year": p2_year.astype(np.int64),
     }
     if "State" in rows:
-        cat["state"] = rows["State"].to_numpy(dtype=object)
+        cat["state"] = rows["State"]
     cont = {
         "competition_distance": np.log1p(np.where(np.isnan(dist), median, dist)),
         "competition_open_months": np.clip(comp_months, 0, 240).astype(np.float64),
@@ -387,17 +398,21 @@ def _kaggle_features(rows: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[st
 
 
 def _paper_split(rows: pd.DataFrame, train_rows: int | None, valid_rows: int) -> Split:
+    for name, value in (("train_rows", train_rows), ("valid_rows", valid_rows)):
+        if (value is not None or name == "valid_rows") and not (
+                isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0):
+            raise ValueError(f"{name} must be a non-negative integer"
+                             f"{' or None' if name == 'train_rows' else ''}, got {value!r}")
     n = len(rows)
     order = np.lexsort((rows["Store"].to_numpy(), rows["Date"].to_numpy().astype("datetime64[ns]")
                         .astype(np.int64)))  # stable: by date, then store, then position
     n_old = (9 * n) // 10  # floor(0.9 n): test is the last n - floor(0.9 n) rows
     old, test = order[:n_old], order[n_old:]
     perm = np.random.default_rng(SPLIT_SEED).permutation(n_old)
-    n_valid = min(int(valid_rows), n_old)
-    n_train = n_old - n_valid if train_rows is None else min(int(train_rows), n_old)
-    n_valid = min(n_valid, n_old - n_train)
-    train = old[perm[:n_train]]
-    valid = old[perm[n_train:n_train + n_valid]]
+    n_valid = min(int(valid_rows), n_old)  # valid is reserved first, train capped by what is left
+    n_train = n_old - n_valid if train_rows is None else min(int(train_rows), n_old - n_valid)
+    valid = old[perm[:n_valid]]
+    train = old[perm[n_valid:n_valid + n_train]]
     return Split("paper", np.sort(train).astype(np.int64), np.sort(valid).astype(np.int64),
                  np.sort(test).astype(np.int64))
 
@@ -447,13 +462,14 @@ def build_task(table: pd.DataFrame, split: str, *, dataset: str, train_rows: int
     else:  # pragma: no cover - check_split guards this
         raise KeyError(split)
 
-    columns: dict[str, np.ndarray] = {}
+    # One int64 block (rows of a C-contiguous (k, n) array: no copy into the frame), then floats.
+    codes = np.empty((len(cat), len(rows)), dtype=np.int64)
     cards: dict[str, int] = {}
-    for name, values in cat.items():
-        columns[name], cards[name] = _code(values)
+    for i, (name, values) in enumerate(cat.items()):
+        codes[i], cards[name] = _code(values)
+    X = pd.DataFrame(codes.T, columns=list(cat), copy=False)
     for name, values in cont.items():
-        columns[name] = np.asarray(values, dtype=np.float64)
-    X = pd.DataFrame(columns)
+        X[name] = np.asarray(values, dtype=np.float64)
     return Task(dataset=dataset, kind="regression", target="Sales", metrics=metrics,
                 schema=Schema(categorical=cards, continuous=tuple(cont)), X=X,
                 y=rows["Sales"].to_numpy(dtype=np.float64), split=parts, synthetic=synthetic,
@@ -580,12 +596,12 @@ def generate_raw(n_stores: int = 50, n_days: int = 942, seed: int = 0
 
     # --- calendar -------------------------------------------------------------------------
     hol, school = _calendar(dates, rng)
-    dow = np.asarray(dates.dayofweek) + 1  # Monday = 1, as in train.csv
+    dow = np.asarray(dates.day_of_week) + 1  # Monday = 1, as in train.csv
     month = np.asarray(dates.month)
     dom = np.asarray(dates.day)
     years = (np.asarray(dates - dates[0]).astype("timedelta64[D]").astype(float)) / 365.25
     # Chain-wide promo: Monday-Friday of alternating weeks, the rhythm occasionally broken.
-    week_idx = (np.arange(D) + dates[0].dayofweek) // 7
+    week_idx = (np.arange(D) + dates[0].day_of_week) // 7
     n_weeks = week_idx.max() + 1
     on = np.zeros(n_weeks, bool)
     state_on = True
@@ -610,7 +626,7 @@ def generate_raw(n_stores: int = 50, n_days: int = 942, seed: int = 0
     xmas = np.where((month == 12) & (dom <= 24), 0.25 * dom / 24, 0.0)
     dom_eff = 0.05 * np.cos(2 * np.pi * (dom - 2) / 30.5)
     school_eff = rng.normal(0.02, 0.03, S)
-    noise_sd = 0.07 + 0.05 * rng.random(S)
+    noise_sd = 0.09 + 0.06 * rng.random(S)
 
     hol_s = hol[state_idx].T  # (D, S)
     school_s = school[state_idx].T
@@ -766,12 +782,13 @@ class RossmannSim(Dataset):
     files = ()
     synthetic = True
     embedded = True
-    defaults = {"n_stores": 50, "n_days": 942, "seed": 0, "train_rows": 20_000, "valid_rows": 2_000}
+    defaults = {"n_stores": 50, "n_days": 942, "seed": 0, "train_rows": 10_000, "valid_rows": 2_000}
     description = ("Synthetic store sales with Rossmann's exact raw schema (train.csv, store.csv, "
                    "store_states.csv), generated from a seed: store effects by type and assortment, "
                    "day-of-week, promo, seasonality, holidays, closures, competition, lognormal noise. "
                    "Same splits and features as 'rossmann'. Defaults: 50 stores over the real 942 days "
-                   "(about 39,000 rows with sales).")
+                   "(about 39,000 rows with sales); the paper split draws 10,000 train rows "
+                   "(about 200 per store, like the real split's 180).")
     how_to_get = "Generated in code; nothing to download."
 
     def raw_frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -21,7 +21,7 @@ def plugin(stem: str) -> type[Method]:
 
 
 KNN, RF, XGB = plugin("knn"), plugin("random_forest"), plugin("xgboost")
-SMALL = {"knn": {}, "random-forest": {"n_estimators": 30}, "xgboost": {"n_rounds": 300}}
+SMALL = {"knn": {}, "random-forest": {"n_estimators": 30}, "xgboost": {"n_rounds": 100, "learning_rate": 0.1}}
 BASELINES = [KNN, RF, XGB]
 
 

@@ -39,6 +39,7 @@ class TrainConfig:
     eps: float = 1e-8
     lr_mult: Mapping[str, float] | None = None  # param-name prefix -> lr multiplier
     grad_clip: float | None = None  # max global grad norm
+    optimizer_impl: str = "auto"  # auto (fused where available, else foreach) | fused | foreach | loop
     # schedule
     schedule: str = "constant"  # constant | step | cosine | onecycle (all per step)
     step_every: int = 1  # step: epochs between drops
@@ -115,7 +116,8 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
     steps_per_epoch = n // bs if cfg.drop_last else math.ceil(n / bs)
 
     opt = make_optimizer(cfg.optimizer, param_groups(model, cfg.lr_mult, cfg.weight_decay), cfg.lr,
-                         momentum=cfg.momentum, nesterov=cfg.nesterov, betas=cfg.betas, eps=cfg.eps)
+                         momentum=cfg.momentum, nesterov=cfg.nesterov, betas=cfg.betas, eps=cfg.eps,
+                         impl=cfg.optimizer_impl)
     groups = opt.param_groups
     base_lr = [cfg.lr * g["lr_mult"] for g in groups]
     lrf = lr_factors(cfg.schedule, cfg.epochs, steps_per_epoch, step_every=cfg.step_every,

@@ -1,0 +1,460 @@
+"""Tabular neural networks: the one-hot MLP family and the entity-embedding (``ee``) family.
+
+Both are the network of Guo & Berkhahn (2016), "Entity Embeddings of Categorical Variables":
+dense 1000 -> 500 ReLU layers and one output. They differ in how categorical columns enter:
+
+- ``mlp``: each column one-hot encoded. The first layer is computed as a sum of weight rows
+  (``F.embedding_bag``), which is exactly a one-hot matmul without the zeros;
+  ``onehot_impl="dense"`` builds the one-hot matrix to compare speed.
+- ``ee``: one learned ``nn.Embedding`` per column, concatenated with the continuous
+  columns. Sizes: fastai's rule ``min(600, round(1.6 * card**0.56))``; ``emb_sizes="paper"``
+  uses the paper's Rossmann sizes for the columns it names; a dict overrides per column.
+  ``embeddings()`` returns the learned matrices for the "with EE" baselines.
+
+Variants: ``-dropout`` (dropout after each hidden layer), ``-bn`` (batchnorm after each
+ReLU), ``resmlp`` / ``ee-res`` (equal-width layers with identity skips ``x + block(x)``).
+
+Regression and rating targets: log (when the task hints ``target_transform="log"``, or
+``target_transform="log"``) then standardised with the train mean and std; the output is a
+sigmoid squashed into the train range widened by ``y_range_margin`` of its span (fastai's
+``y_range``, which works better than the paper's sigmoid on ``log y / max log y`` because the
+train extremes are not pinned to the sigmoid's asymptotes). The default loss on a log target
+is L1, since |log p - log y| ~ |p - y| / y is the absolute percentage error MAPE measures (the
+paper's choice too); MSE otherwise. Classification: cross-entropy, argmax labels.
+
+Training is the shared ``bench.nn`` loop: paper recipe by default (batch 128, Adam 1e-3,
+10 epochs, constant lr), validation MAPE/RMSE/accuracy after each epoch, best epoch kept.
+``ensemble=k`` averages k nets with different seeds (the paper averages 5) on the original
+scale.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench import Method, NotFittedError
+from bench import nn as bnn
+from bench.metrics import get_metric
+
+# Embedding sizes of the paper's Rossmann network (its public code), by bench's column names.
+# Promo enters that network as one plain input; a 1-d embedding is the same thing.
+PAPER_EMB_SIZES = {"store": 10, "day_of_week": 6, "promo": 1, "year": 2, "month": 6, "day": 10, "state": 6}
+
+COMMON_DEFAULTS: dict[str, Any] = {
+    # network
+    "hidden": (1000, 500),  # widths of the hidden layers (paper: 1000, 500)
+    "dropout": 0.0,  # after every hidden layer
+    "batchnorm": False,  # after every hidden ReLU
+    "residual": False,  # identity skips around hidden layers of equal width
+    "init": "kaiming",  # kaiming (He normal for the ReLU layers) | default (PyTorch's own)
+    # target
+    "target_transform": "auto",  # auto (the task's hint) | log | none
+    "y_range": True,  # sigmoid output over the (widened) train range of the scaled target
+    "y_range_margin": 0.1,
+    "loss": "auto",  # auto (l1 on a log target, else mse) | l1 | mse | huber
+    # training (paper recipe)
+    "epochs": 10,
+    "batch_size": 128,
+    "optimizer": "adam",  # sgd | rmsprop | adam | adamw
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "momentum": 0.9,  # sgd / rmsprop
+    "schedule": "constant",  # constant | step | cosine | onecycle
+    "lr_mult": None,  # {param-name prefix: lr multiplier}, e.g. {"embeds": 3.0}
+    "valid_metric": "auto",  # auto (mape on a log target, rmse, accuracy) | a bench metric name
+    "patience": None,  # early stopping on the valid metric; None trains all epochs
+    "restore_best": True,  # keep the weights of the best valid epoch
+    "ensemble": 1,  # nets averaged (paper: 5)
+    "amp": True,  # bf16 autocast on CUDA
+    "eval_batch_size": 8192,
+    "train_options": None,  # any other bench.nn.TrainConfig field, e.g. {"pct_start": 0.3}
+}
+
+
+# -- network ---------------------------------------------------------------------------------
+
+class OneHotLinear(nn.Module):
+    """``W^T onehot(x_cat) + V x_cont + b`` with W stored as (total levels, out).
+
+    ``embedding``: sum of one W row per column (``F.embedding_bag``); ``dense``: the one-hot
+    matrix times W. Same parameters, same result; only the speed differs.
+    """
+
+    def __init__(self, cards: list[int], n_cont: int, out: int, impl: str = "embedding"):
+        super().__init__()
+        if impl not in ("embedding", "dense"):
+            raise ValueError(f"onehot_impl must be 'embedding' or 'dense', not {impl!r}")
+        self.impl = impl
+        self.register_buffer("offsets", torch.tensor(np.cumsum([0] + list(cards[:-1])), dtype=torch.long),
+                             persistent=False)
+        self.total = int(sum(cards))
+        self.weight = nn.Parameter(torch.empty(self.total, out))
+        self.cont = nn.Linear(n_cont, out, bias=False) if n_cont else None
+        self.bias = nn.Parameter(torch.zeros(out))
+        self.n_active = len(cards) + n_cont
+        self.reset_parameters("kaiming")
+
+    def reset_parameters(self, scheme: str) -> None:
+        """kaiming: He normal with the fan-in a one-hot row really has (one 1 per column);
+        default: nn.Linear's init for the full one-hot width."""
+        with torch.no_grad():
+            if scheme == "kaiming":
+                std = math.sqrt(2.0 / max(1, self.n_active))
+                self.weight.normal_(0, std)
+                if self.cont is not None:
+                    self.cont.weight.normal_(0, std)
+                self.bias.zero_()
+            else:
+                bound = 1 / math.sqrt(max(1, self.total + (self.cont.in_features if self.cont else 0)))
+                for p in (self.weight, self.bias, *((self.cont.weight,) if self.cont else ())):
+                    p.uniform_(-bound, bound)
+
+    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
+        if x_cat.shape[1] == 0:
+            h = self.bias.expand(len(x_cat), -1)
+        elif self.impl == "embedding":
+            h = F.embedding_bag(x_cat + self.offsets, self.weight, mode="sum") + self.bias
+        else:
+            onehot = torch.zeros(len(x_cat), self.total, device=x_cat.device, dtype=self.weight.dtype)
+            onehot.scatter_(1, x_cat + self.offsets, 1.0)
+            h = torch.addmm(self.bias, onehot, self.weight)
+        return h + self.cont(x_cont) if self.cont is not None else h
+
+
+class EmbeddingStem(nn.Module):
+    """One embedding per categorical column, concatenated with the continuous columns."""
+
+    def __init__(self, cards: list[int], dims: list[int], n_cont: int, emb_dropout: float = 0.0):
+        super().__init__()
+        self.embeds = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, dims))
+        self.drop = nn.Dropout(emb_dropout) if emb_dropout else None
+        self.n_cont = n_cont
+        self.width = int(sum(dims)) + n_cont
+
+    def reset_parameters(self, scheme: str) -> None:
+        """kaiming: small normal embeddings (std 0.01, fastai's choice); default: N(0, 1)."""
+        for e in self.embeds:
+            if scheme == "kaiming":
+                nn.init.trunc_normal_(e.weight, std=0.01, a=-0.02, b=0.02)
+            else:
+                e.reset_parameters()
+
+    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
+        parts = [e(x_cat[:, i]) for i, e in enumerate(self.embeds)]
+        h = torch.cat(parts, 1) if parts else x_cont[:, :0]
+        if self.drop is not None:
+            h = self.drop(h)
+        return torch.cat([h, x_cont], 1) if self.n_cont else h
+
+
+class Block(nn.Module):
+    """``linear -> ReLU -> [batchnorm] -> [dropout]``, plus the input when ``residual``."""
+
+    def __init__(self, linear: nn.Module, width: int, dropout: float, batchnorm: bool, residual: bool):
+        super().__init__()
+        self.linear = linear
+        self.bn = nn.BatchNorm1d(width) if batchnorm else None
+        self.drop = nn.Dropout(dropout) if dropout else None
+        self.residual = residual
+
+    def forward(self, *x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.linear(*x))
+        if self.bn is not None:
+            h = self.bn(h)
+        if self.drop is not None:
+            h = self.drop(h)
+        return x[0] + h if self.residual else h
+
+
+class TabularNet(nn.Module):
+    """``stem(x_cat, x_cont)`` -> hidden blocks -> one linear head (-> sigmoid y-range).
+
+    For the one-hot family the stem is the first hidden layer itself (``OneHotLinear``);
+    for ``ee`` it is the embedding concatenation, followed by a dense first layer.
+    """
+
+    def __init__(self, stem: nn.Module, first: Block | None, blocks: list[Block], width: int, out: int,
+                 y_range: tuple[float, float] | None):
+        super().__init__()
+        self.stem, self.first = stem, first
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Linear(width, out)
+        self.out = out
+        self.y_range = y_range
+
+    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x_cat, x_cont)
+        if self.first is not None:
+            h = self.first(h)
+        for b in self.blocks:
+            h = b(h)
+        z = self.head(h)
+        if self.out == 1:
+            z = z.squeeze(1)
+            if self.y_range is not None:
+                lo, hi = self.y_range
+                z = lo + (hi - lo) * torch.sigmoid(z)
+        return z
+
+
+def _blocks(widths: list[int], width: int, p: dict[str, Any]) -> tuple[list[Block], int]:
+    out = []
+    for h in widths:
+        out.append(Block(nn.Linear(width, h), h, p["dropout"], p["batchnorm"], p["residual"] and h == width))
+        width = h
+    return out, width
+
+
+def fastai_emb_size(card: int) -> int:
+    return int(min(600, round(1.6 * card ** 0.56)))
+
+
+# -- the method families ---------------------------------------------------------------------
+
+class _TabularNN(Method):
+    """Shared fit/predict: encode the table as tensors, fit nets with bench.nn, decode outputs."""
+
+    kinds = ("regression", "classification", "rating")
+
+    # subclasses build the net
+    def _stem(self, cards: list[int], n_cont: int) -> tuple[nn.Module, Block | None, int]:
+        raise NotImplementedError
+
+    def _network(self, out: int, y_range) -> TabularNet:
+        p = self.params
+        hidden = [int(h) for h in p["hidden"]]
+        if not hidden:
+            raise ValueError("hidden must name at least one layer width")
+        stem, first, width = self._stem(self.cards_, len(self.cont_cols_))
+        blocks, width = _blocks(hidden[1:], width, p)
+        net = TabularNet(stem, first, blocks, width, out, y_range)
+        bnn.init_weights(net, p["init"])
+        for m in net.modules():  # the layers that know their own init
+            if isinstance(m, (OneHotLinear, EmbeddingStem)):
+                m.reset_parameters(p["init"])
+        if p["init"] == "kaiming":  # a zero head starts at the middle of the y-range, not on
+            nn.init.zeros_(net.head.weight)  # the sigmoid's flat tails (uniform class odds)
+        return net
+
+    # data -> tensors
+    def _tensors(self, X: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        missing = [c for c in self.cat_cols_ + self.cont_cols_ if c not in X.columns]
+        if missing:
+            raise ValueError(f"{self.name}: the data has no columns {missing}")
+        if self.cat_cols_:
+            cat = np.stack([X[c].to_numpy(dtype=np.int64) for c in self.cat_cols_], 1)
+            bad = (cat < 0) | (cat >= np.asarray(self.cards_))
+            if bad.any():
+                col = self.cat_cols_[int(np.argwhere(bad)[0][1])]
+                raise ValueError(f"{self.name}: column {col!r} has codes outside 0..cardinality-1 "
+                                 f"(cardinality {self.cards_[self.cat_cols_.index(col)]} from the schema)")
+        else:
+            cat = np.zeros((len(X), 0), dtype=np.int64)
+        if self.cont_cols_:
+            cont = np.stack([X[c].to_numpy(dtype=np.float64) for c in self.cont_cols_], 1)
+            cont = (cont - self.cont_mean_) / self.cont_std_
+            cont = np.nan_to_num(cont, nan=0.0)  # a missing value becomes the train mean
+        else:
+            cont = np.zeros((len(X), 0))
+        return torch.from_numpy(cat), torch.from_numpy(cont.astype(np.float32))
+
+    def _encode_y(self, y: np.ndarray) -> np.ndarray:
+        t = np.log(y) if self.log_target_ else y.astype(np.float64)
+        return ((t - self.y_mean_) / self.y_std_).astype(np.float32)
+
+    def _decode_y(self, z: np.ndarray) -> np.ndarray:
+        t = z.astype(np.float64) * self.y_std_ + self.y_mean_
+        return np.exp(t) if self.log_target_ else t
+
+    def fit(self, train, valid, ctx) -> "_TabularNN":
+        p = self.params
+        if train.kind not in self.kinds:
+            raise ValueError(f"{self.name} handles {self.kinds}, not {train.kind!r}")
+        if not isinstance(train.X, pd.DataFrame):
+            raise ValueError(f"{self.name} needs a DataFrame of columns, not {type(train.X).__name__}")
+        schema = train.schema
+        self.cat_cols_ = list(schema.categorical)
+        self.cards_ = [int(schema.categorical[c]) for c in self.cat_cols_]
+        self.cont_cols_ = list(schema.continuous)
+        if self.cont_cols_:
+            cont = train.X[self.cont_cols_].to_numpy(dtype=np.float64)
+            self.cont_mean_ = np.nan_to_num(np.nanmean(cont, 0))
+            std = np.nan_to_num(np.nanstd(cont, 0))
+            self.cont_std_ = np.where(std > 0, std, 1.0)
+        self.classify_ = train.kind == "classification"
+        y = np.asarray(train.y)
+        if self.classify_:
+            self.classes_ = np.unique(y)
+            out, y_range, loss_name = len(self.classes_), None, "cross_entropy"
+            y_t = torch.from_numpy(np.searchsorted(self.classes_, y).astype(np.int64))
+        else:
+            tt = p["target_transform"]
+            if tt not in ("auto", "log", "none"):
+                raise ValueError(f"target_transform must be auto, log or none, not {tt!r}")
+            self.log_target_ = tt == "log" or (tt == "auto" and train.target_transform == "log")
+            if self.log_target_ and np.any(y <= 0):
+                raise ValueError(f"{self.name}: a log target needs positive targets; "
+                                 "set target_transform='none'")
+            t = np.log(y) if self.log_target_ else y.astype(np.float64)
+            self.y_mean_, self.y_std_ = float(t.mean()), float(t.std()) or 1.0
+            z = self._encode_y(y)
+            m = p["y_range_margin"] * float(z.max() - z.min())
+            y_range = (float(z.min()) - m, float(z.max()) + m) if p["y_range"] else None
+            out = 1
+            loss_name = p["loss"] if p["loss"] != "auto" else ("l1" if self.log_target_ else "mse")
+            y_t = torch.from_numpy(z)
+        loss_fn = {"l1": F.l1_loss, "mse": F.mse_loss, "huber": F.smooth_l1_loss,
+                   "cross_entropy": F.cross_entropy}.get(loss_name)
+        if loss_fn is None:
+            raise ValueError(f"unknown loss {loss_name!r}; known: auto, l1, mse, huber")
+
+        device = bnn.resolve_device(ctx.device)
+        x_train = self._tensors(train.X)
+        valid_data, metric, metric_name, maximize = None, None, "valid_loss", False
+        if valid is not None and len(valid):
+            valid_data = (self._tensors(valid.X), torch.zeros(len(valid)))
+            metric, metric_name, maximize = self._valid_metric(valid, train)
+
+        cfg = bnn.TrainConfig(
+            epochs=int(p["epochs"]), batch_size=int(p["batch_size"]), optimizer=p["optimizer"],
+            lr=float(p["lr"]), weight_decay=float(p["weight_decay"]), momentum=float(p["momentum"]),
+            schedule=p["schedule"], lr_mult=p["lr_mult"], patience=p["patience"],
+            restore_best=bool(p["restore_best"]), amp=bool(p["amp"]), device=str(device),
+            eval_batch_size=int(p["eval_batch_size"]))
+        if p["train_options"]:
+            cfg = cfg.replace(**dict(p["train_options"]))
+
+        k = int(p["ensemble"])
+        if k < 1:
+            raise ValueError(f"ensemble must be >= 1, not {k}")
+        budget = ctx.time_budget
+        members, fits = [], []
+        t_start = time.perf_counter()
+        for i in range(k):
+            seed = ctx.seed if i == 0 else int(np.random.SeedSequence([ctx.seed, i]).generate_state(1)[0])
+            left = None if budget is None else max(0.0, budget * 0.9 - (time.perf_counter() - t_start)) / (k - i)
+            with bnn.seeded(seed, device):
+                net = self._network(out, y_range)
+                res = bnn.fit(net, (x_train, y_t), cfg.replace(seed=seed, time_budget=left), valid=valid_data,
+                              loss_fn=loss_fn, metric=metric, metric_name=metric_name, maximize=maximize,
+                              ctx=ctx, desc=f"{self.name} {i + 1}/{k}" if k > 1 else self.name,
+                              log_extra={"member": i} if k > 1 else None)
+            members.append(net)
+            fits.append({"member": i, "epochs_run": res.epochs_run, "best_epoch": res.best_epoch,
+                         metric_name: res.best_score, "stop_reason": res.stop_reason,
+                         "train_seconds": round(res.train_seconds, 3),
+                         "samples_per_s": round(res.samples_per_s, 1)})
+        self.members_ = members
+        self.device_ = str(device)
+        ctx.info.update({"nn_fits": fits, "device": str(device), "loss": loss_name,
+                         "n_parameters": sum(q.numel() for q in members[0].parameters())})
+        return self
+
+    def _valid_metric(self, valid, train):
+        """The per-epoch score on valid: on the original scale, as the task's tables score it."""
+        name = self.params["valid_metric"]
+        if name == "auto":
+            name = "accuracy" if self.classify_ else ("mape" if self.log_target_ else "rmse")
+        m = get_metric(name)
+        y_true = np.asarray(valid.y)
+        if self.classify_:
+            def score(out: torch.Tensor, _target) -> float:
+                return m.fn(y_true, self.classes_[out.argmax(1).cpu().numpy()])
+        else:
+            def score(out: torch.Tensor, _target) -> float:
+                return m.fn(y_true, self._decode_y(out.cpu().numpy()))
+        return score, f"valid_{name}", not m.lower_is_better
+
+    def predict(self, data) -> np.ndarray:
+        if not hasattr(self, "members_"):
+            raise NotFittedError(f"{self.name}: call fit before predict")
+        x = self._tensors(data.X)
+        outs = [bnn.predict(m, x, int(self.params["eval_batch_size"]), amp=bool(self.params["amp"])).cpu().numpy()
+                for m in self.members_]
+        if self.classify_:
+            probs = np.mean([_softmax(o) for o in outs], 0)
+            return self.classes_[probs.argmax(1)]
+        return np.mean([self._decode_y(o) for o in outs], 0)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle with the nets on the CPU, so a GPU-trained model loads anywhere."""
+        state = dict(self.__dict__)
+        if "members_" in state:
+            state["members_"] = [copy.deepcopy(m).cpu() if _on_gpu(m) else m for m in state["members_"]]
+        return state
+
+
+class MLP(_TabularNN):
+    """The paper's plain network on one-hot inputs (1000-500 ReLU), with dropout/batchnorm/skips."""
+
+    name = "mlp"
+    description = "one-hot MLP 1000-500 (Guo & Berkhahn 2016); dropout, batchnorm, residual variants"
+    defaults = {**COMMON_DEFAULTS, "onehot_impl": "embedding"}
+    variants = {
+        "mlp": {},
+        "mlp-dropout": {"dropout": 0.2},
+        "mlp-bn": {"batchnorm": True},
+        "resmlp": {"residual": True, "hidden": (512, 512, 512, 512)},
+    }
+
+    def _stem(self, cards, n_cont):
+        p = self.params
+        width = int(p["hidden"][0])
+        first = OneHotLinear(cards, n_cont, width, p["onehot_impl"])
+        return Block(first, width, p["dropout"], p["batchnorm"], residual=False), None, width
+
+
+class EntityEmbeddingNN(_TabularNN):
+    """Entity embeddings per categorical column + continuous columns -> dense 1000-500 ReLU net."""
+
+    name = "ee"
+    description = "entity-embedding network (Guo & Berkhahn 2016); dropout, batchnorm, residual variants"
+    defaults = {**COMMON_DEFAULTS, "emb_sizes": "auto", "emb_dropout": 0.0}
+    variants = {
+        "ee": {},
+        "ee-dropout": {"dropout": 0.1, "emb_dropout": 0.05},
+        "ee-bn": {"batchnorm": True},
+        "ee-res": {"residual": True, "hidden": (512, 512, 512, 512)},
+    }
+
+    def emb_dims(self, cat_cols: list[str], cards: list[int]) -> list[int]:
+        """Embedding width per column: a dict param overrides; "paper" names Rossmann's; else fastai's rule."""
+        rule = self.params["emb_sizes"]
+        if isinstance(rule, str) and rule not in ("auto", "fastai", "paper"):
+            raise ValueError(f"emb_sizes must be 'auto', 'paper' or a dict, not {rule!r}")
+        given = PAPER_EMB_SIZES if rule == "paper" else (dict(rule) if isinstance(rule, dict) else {})
+        return [int(given.get(c, fastai_emb_size(k))) for c, k in zip(cat_cols, cards)]
+
+    def _stem(self, cards, n_cont):
+        p = self.params
+        self.emb_dims_ = self.emb_dims(self.cat_cols_, cards)
+        stem = EmbeddingStem(cards, self.emb_dims_, n_cont, p["emb_dropout"])
+        width = int(p["hidden"][0])
+        first = Block(nn.Linear(stem.width, width), width, p["dropout"], p["batchnorm"],
+                      p["residual"] and stem.width == width)
+        return stem, first, width
+
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """The learned matrices ``{column: (cardinality, dim)}`` (of the first net of an ensemble)."""
+        if not hasattr(self, "members_"):
+            raise NotFittedError(f"{self.name}: call fit before embeddings")
+        stem = self.members_[0].stem
+        return {c: e.weight.detach().float().cpu().numpy().copy() for c, e in zip(self.cat_cols_, stem.embeds)}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def _on_gpu(m: nn.Module) -> bool:
+    return any(t.device.type != "cpu" for t in m.parameters())

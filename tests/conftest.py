@@ -1,0 +1,244 @@
+"""Shared fixtures for the harness-core tests: a tiny plugin folder with fast toy methods and
+toy datasets, and a suite file using them. Nothing here needs downloaded data."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TOY_METHODS = '''
+"""Toy methods for the harness tests: fast, deterministic, some deliberately broken."""
+import numpy as np
+
+from bench import Method
+
+
+class MeanRegressor(Method):
+    name = "toy-mean"
+    kinds = ("regression",)
+    defaults = {"shift": 0.0, "scale": 1.0, "layers": (8,)}
+    variants = {"toy-mean": {}, "toy-mean-shifted": {"shift": 10.0}}
+
+    def fit(self, train, valid, ctx):
+        self.mean_ = float(np.mean(train.y))
+        return self
+
+    def predict(self, data):
+        return np.full(len(data), (self.mean_ + self.params["shift"]) * self.params["scale"])
+
+
+class Majority(Method):
+    name = "toy-majority"
+    kinds = ("classification",)
+
+    def fit(self, train, valid, ctx):
+        values, counts = np.unique(train.y, return_counts=True)
+        self.label_ = values[np.argmax(counts)]
+        return self
+
+    def predict(self, data):
+        return np.full(len(data), self.label_)
+
+
+class Boom(Method):
+    name = "toy-boom"
+    kinds = ("regression", "classification")
+
+    def fit(self, train, valid, ctx):
+        raise RuntimeError("boom in fit")
+
+    def predict(self, data):
+        raise AssertionError("never reached")
+
+
+class NaNs(Method):
+    name = "toy-nan"
+    kinds = ("regression",)
+
+    def fit(self, train, valid, ctx):
+        return self
+
+    def predict(self, data):
+        out = np.ones(len(data))
+        out[0] = np.nan
+        return out
+
+
+class TooShort(Method):
+    name = "toy-short"
+    kinds = ("regression",)
+
+    def fit(self, train, valid, ctx):
+        return self
+
+    def predict(self, data):
+        return np.ones(len(data) - 1)
+'''
+
+TOY_DATASETS = '''
+"""Toy datasets for the harness tests: generated in code, plus one whose files never exist."""
+import numpy as np
+import pandas as pd
+
+from bench import Dataset, FilesMissing, Schema, Split, Task
+
+
+class ToyRegression(Dataset):
+    name = "toy-reg"
+    kind = "regression"
+    target = "y"
+    metrics = ("mape", "rmse")
+    splits = ("fixed", "other")
+    embedded = True
+    synthetic = True
+
+    def load(self, split, ctx):
+        split = self.check_split(split)
+        X = pd.DataFrame({"a": np.arange(40, dtype=np.float64), "b": np.arange(40) % 3})
+        y = 100.0 + np.arange(40, dtype=np.float64)
+        if split == "fixed":
+            parts = np.arange(0, 24), np.arange(24, 32), np.arange(32, 40)
+        else:
+            parts = np.arange(8, 32), np.arange(0, 8), np.arange(32, 40)
+        return Task(dataset=self.name, kind=self.kind, target=self.target, metrics=self.metrics,
+                    schema=Schema(categorical={"b": 3}, continuous=("a",)), X=X, y=y,
+                    split=Split(split, *parts), synthetic=True)
+
+
+class ToyClassification(Dataset):
+    name = "toy-cls"
+    kind = "classification"
+    target = "label"
+    metrics = ("accuracy",)
+    embedded = True
+    synthetic = True
+
+    def load(self, split, ctx):
+        split = self.check_split(split)
+        X = pd.DataFrame({"a": np.arange(20, dtype=np.float64)})
+        y = np.array([0, 0, 0, 1] * 5, dtype=np.int64)
+        parts = np.arange(0, 12), np.arange(12, 16), np.arange(16, 20)
+        return Task(dataset=self.name, kind=self.kind, target=self.target, metrics=self.metrics,
+                    schema=Schema(continuous=("a",), n_classes=2), X=X, y=y,
+                    split=Split(split, *parts), synthetic=True)
+
+
+class ToyNeedsFiles(Dataset):
+    name = "toy-files"
+    kind = "regression"
+    target = "y"
+    metrics = ("mape",)
+    folder = "toyfiles"
+    files = ("data.csv",)
+    how_to_get = "Download data.csv from https://example.org/toy and unpack it."
+
+    def load(self, split, ctx):
+        self.require_files(ctx.data_dir)
+        raise AssertionError("the files never exist in these tests")
+'''
+
+TOY_SUITE = '''
+description = "toy suite for the harness tests"
+seeds = [0, 1]
+
+[[datasets]]
+name = "toy-reg"
+split = "fixed"
+
+[[datasets]]
+name = "toy-cls"
+
+[[methods]]
+variant = "toy-mean*"
+
+[[methods]]
+variant = "toy-majority"
+label = "majority vote"
+
+[table]
+title = "toy table"
+'''
+
+# What the toy methods score on toy-reg/fixed, written out by hand:
+# train y = 100..123 -> mean 111.5; test y = 132..139.
+TOY_TRAIN_MEAN = 111.5
+TOY_TEST_Y = np.arange(132.0, 140.0)
+
+
+def write_plugin_folder(folder: Path, suite: str | None = TOY_SUITE) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "toy_methods.py").write_text(textwrap.dedent(TOY_METHODS))
+    (folder / "toy_datasets.py").write_text(textwrap.dedent(TOY_DATASETS))
+    if suite is not None:
+        (folder / "toy.toml").write_text(textwrap.dedent(suite))
+    return folder
+
+
+@pytest.fixture
+def builtin_dir(tmp_path: Path, monkeypatch) -> Path:
+    """An empty stand-in for the built-in plugins/, datasets/ and suites/ folders.
+
+    The harness tests do not depend on the shipped plugins (written and tested elsewhere, and
+    some import torch, which takes seconds); test_registry checks the real folders once."""
+    import bench.registry
+
+    root = tmp_path / "builtin"
+    for sub in ("plugins", "datasets", "suites"):
+        (root / sub).mkdir(parents=True)
+    monkeypatch.setattr(bench.registry, "builtin_root", lambda: root)
+    return root
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path, builtin_dir: Path) -> Path:
+    """A user plugin folder with the toy methods, the toy datasets and the `toy` suite
+    (the built-in folders are replaced by empty ones, see `builtin_dir`)."""
+    return write_plugin_folder(tmp_path / "userplug")
+
+
+@pytest.fixture
+def toy_registry(plugin_dir: Path):
+    from bench.registry import discover
+
+    return discover(extra_dirs=[plugin_dir], entry_points=False)
+
+
+@pytest.fixture
+def write_suite(tmp_path: Path):
+    """Write a suite file from TOML text; returns its path."""
+    def write(text: str, name: str = "custom") -> Path:
+        p = tmp_path / f"{name}.toml"
+        p.write_text(textwrap.dedent(text))
+        return p
+
+    return write
+
+
+@pytest.fixture
+def cli(plugin_dir: Path, tmp_path: Path):
+    """Invoke `bench` in-process with the toy plugins, private data/cache/results folders, on CPU.
+
+    Returns (invoke, results_dir); ``invoke("run", "--suite", "toy", ...)``.
+    """
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    results = tmp_path / "results"
+    data = tmp_path / "data"
+    cache = tmp_path / "cache"
+    data.mkdir()
+
+    def invoke(command: str, *args: str, plugins: bool = True):
+        argv = [command, *args]
+        if command == "run":
+            argv += ["--data-dir", str(data), "--cache-dir", str(cache), "--device", "cpu", "--quiet"]
+        if command in ("run", "table"):
+            argv += ["--results-dir", str(results)]
+        if plugins:
+            argv += ["--plugins", str(plugin_dir)]
+        return CliRunner().invoke(main, argv, catch_exceptions=False)
+
+    return invoke, results
