@@ -213,5 +213,72 @@ def check(variant, kind, budget, plugins) -> None:
     sys.exit(1 if failed else 0)
 
 
+@main.group()
+def plot() -> None:
+    """PNG figures: learning curves from run records, learned embeddings in 2-D."""
+
+
+@plot.command("curves")
+@click.option("--suite", "suite_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/learning-curves.png).")
+@results_option
+@plugins_option
+def plot_curves(suite_name, out, results_dir, plugins) -> None:
+    """Train loss and valid metric per epoch for every run of SUITE that has a history."""
+    from . import plots, table
+
+    reg = _registry(plugins)
+    suite = _suite(reg, suite_name)
+    recs = table.latest_records(suite, reg, Store(Path(results_dir)))
+    path = Path(out) if out else Path(results_dir) / suite.name / "learning-curves.png"
+    try:
+        plots.learning_curves(recs, path, title=f"{suite.name}: learning curves")
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"wrote {path}")
+
+
+@plot.command("embeddings")
+@click.option("--dataset", required=True, help="Dataset name, e.g. rossmann.")
+@click.option("--split", help="Split name (default: the dataset's default).")
+@click.option("--variant", default="ee", show_default=True, help="A method variant with an embeddings() method.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--columns", required=True, help="Comma-separated categorical columns, e.g. state,store.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False))
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG path.")
+@plugins_option
+def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, cache_dir, out, plugins) -> None:
+    """Project learned entity embeddings to 2-D (PCA). Reuses the network a "with EE" run trained
+    on the same dataset, split and seed (from the cache folder), else trains it once."""
+    from . import environment, plots
+    from .method import FitContext
+    from .runner import _resolve, load_task, task_key
+    from .spec import RunSpec
+
+    reg = _registry(plugins)
+    try:
+        ds = reg.dataset(dataset).build()
+        split = ds.check_split(split)
+        reg.method(variant)
+    except KeyError as exc:
+        raise click.UsageError(exc.args[0])
+    spec = RunSpec(suite="", dataset=dataset, dataset_params=(), split=split, method=variant, params=(), seed=seed)
+    ddir, cdir = paths.data_dir(data_dir), paths.cache_dir(cache_dir)
+    task = load_task(reg, spec, ddir, cdir)
+    ctx = FitContext(seed=seed, device=environment.resolve_device(device), cache_dir=cdir,
+                     task_key=task_key(spec, task), dataset=dataset)
+    ctx.resolve_method = lambda v, o: _resolve(reg, v, o)
+    model = ctx.fitted(variant, task.part("train"), task.part("valid"))
+    if not hasattr(model, "embeddings"):
+        raise click.UsageError(f"method {variant} has no embeddings()")
+    cols = [c for c in columns.split(",") if c]
+    path = plots.embedding_projection(model.embeddings(), task.categories, cols, Path(out),
+                                      title=f"{variant} embeddings on {dataset}/{split} "
+                                            f"(fingerprint {task.split.fingerprint}, seed {seed})")
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     main()

@@ -73,6 +73,20 @@ def _pick(records: list[RunRecord], method_hash: str, dataset_hash: str) -> tupl
     return max(pool, key=lambda r: r.finished_at), not current
 
 
+def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRecord]:
+    """The record each of the suite's runs would show in its table (newest by current code)."""
+    by_id: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in store.records():
+        by_id[rec.spec_id].append(rec)
+    out = []
+    for s in suite.expand(registry):
+        rec, _ = _pick(by_id.get(s.spec_id, []), registry.method(s.method).origin.source_hash,
+                       registry.dataset(s.dataset).origin.source_hash)
+        if rec is not None and rec.status == "ok":
+            out.append(rec)
+    return out
+
+
 def build(suite: Suite, registry: Registry, store: Store, specs: list[RunSpec] | None = None) -> list[Section]:
     specs = specs if specs is not None else suite.expand(registry)
     by_id: dict[str, list[RunRecord]] = defaultdict(list)

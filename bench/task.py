@@ -81,6 +81,8 @@ class Task:
     synthetic: bool = False
     target_transform: str | None = None
     description: str = ""
+    # the value behind each categorical code, for labelling plots: {column: [value of code 0, ...]}
+    categories: dict[str, list] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -315,19 +315,20 @@ def load_table(folder: Path, cache_dir: Path | None) -> pd.DataFrame:
 # Features and splits
 # ----------------------------------------------------------------------------------------------
 
-def _code(values: Any) -> tuple[np.ndarray, int]:
-    """Integer codes 0..k-1 of the sorted unique values (a Series of text, or integers)."""
+def _code(values: Any) -> tuple[np.ndarray, list]:
+    """Integer codes 0..k-1 of the sorted unique values (a Series of text, or integers), and
+    those values in code order."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and len(values):
         lo, hi = int(values.min()), int(values.max())
         if hi - lo < 1 << 22:  # small integer range: a lookup table is much faster than a hash
             present = np.zeros(hi - lo + 1, dtype=bool)
             present[values - lo] = True
             lookup = np.cumsum(present, dtype=np.int64) - 1
-            return lookup[values - lo], int(present.sum())
+            return lookup[values - lo], (np.flatnonzero(present) + lo).tolist()
     codes, uniques = pd.factorize(values, sort=True)
     if (codes < 0).any():
         raise ValueError("missing values in a categorical column")
-    return np.asarray(codes, dtype=np.int64), len(uniques)
+    return np.asarray(codes, dtype=np.int64), list(uniques)
 
 
 def _int_or(values: pd.Series, fill: int) -> np.ndarray:
@@ -465,15 +466,17 @@ def build_task(table: pd.DataFrame, split: str, *, dataset: str, train_rows: int
     # One int64 block (rows of a C-contiguous (k, n) array: no copy into the frame), then floats.
     codes = np.empty((len(cat), len(rows)), dtype=np.int64)
     cards: dict[str, int] = {}
+    labels: dict[str, list] = {}
     for i, (name, values) in enumerate(cat.items()):
-        codes[i], cards[name] = _code(values)
+        codes[i], labels[name] = _code(values)
+        cards[name] = len(labels[name])
     X = pd.DataFrame(codes.T, columns=list(cat), copy=False)
     for name, values in cont.items():
         X[name] = np.asarray(values, dtype=np.float64)
     return Task(dataset=dataset, kind="regression", target="Sales", metrics=metrics,
                 schema=Schema(categorical=cards, continuous=tuple(cont)), X=X,
                 y=rows["Sales"].to_numpy(dtype=np.float64), split=parts, synthetic=synthetic,
-                target_transform="log", description=what)
+                target_transform="log", description=what, categories=labels)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -196,7 +196,8 @@ class TabularNet(nn.Module):
             h = self.first(h)
         for b in self.blocks:
             h = b(h)
-        z = self.head(h)
+        with torch.autocast(h.device.type, enabled=False):  # a bf16 output would round predictions
+            z = self.head(h.float())
         if self.out == 1:
             z = z.squeeze(1)
             if self.y_range is not None:

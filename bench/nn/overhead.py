@@ -2,9 +2,17 @@
 
 The bare step is forward, loss, backward and optimizer step on batches gathered beforehand;
 the core is :func:`bench.nn.fit` over the same rows for one epoch (permutation, slicing,
-schedule lookups, on-device loss accumulation included, no validation). The net has the
-shape of the entity-embedding network on Rossmann (7 embeddings -> 1000 -> 500 -> 1).
-Trials alternate between the two so that a noisy shared machine hurts both alike.
+schedule lookups, on-device loss accumulation, optimizer construction included; no
+validation). Two measurements per batch size:
+
+- ``ee``: the entity-embedding network's shape on Rossmann (7 embeddings -> 1000 -> 500 -> 1),
+  bare vs core, trials alternating so a noisy machine hurts both alike (median and best);
+- ``machinery``: the same with a one-parameter model, whose step costs almost nothing, so
+  the difference is the loop's own cost per step; divided by the ee bare step it estimates
+  the overhead without the noise of timing two long runs against each other.
+
+Times are process CPU time (robust to other jobs; with more than one thread it also counts
+OpenMP spinning) and wall time. On a shared machine use ``--threads 1``.
 """
 from __future__ import annotations
 
@@ -38,6 +46,17 @@ class EENet(nn.Module):
         return self.body(h).squeeze(1)
 
 
+class OneParam(nn.Module):
+    """A model whose step is nearly free: what remains is the loop around it."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return self.w.expand(len(x))
+
+
 def data(n: int, device: torch.device):
     g = torch.Generator().manual_seed(0)
     x = torch.stack([torch.randint(c, (n,), generator=g) for c in CARDS], 1).to(device)
@@ -45,41 +64,46 @@ def data(n: int, device: torch.device):
     return x, y
 
 
-def bare(model, opt, batches) -> float:
-    t0 = time.perf_counter()
+def _clock(fn) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def _bare(model, opt, batches) -> None:
     for xb, yb in batches:
         opt.zero_grad(set_to_none=True)
         loss = nn.functional.mse_loss(model(xb), yb)
         loss.backward()
         opt.step()
     synchronize(next(model.parameters()).device)
-    return time.perf_counter() - t0
 
 
-def measure(batch_size: int, rows: int, trials: int, device: str = "cpu") -> dict:
-    dev = resolve_device(device)
-    x, y = data(rows, dev)
-    perm = torch.randperm(rows)
-    steps = rows // batch_size
+def compare(make_model, batch_size: int, x, y, trials: int) -> dict:
+    """Alternating trials of bare steps and ``fit`` over the same rows; per-step seconds."""
+    dev = x.device
+    perm = torch.randperm(len(y))
+    steps = len(y) // batch_size
     batches = [(x[perm[i * batch_size:(i + 1) * batch_size]], y[perm[i * batch_size:(i + 1) * batch_size]])
                for i in range(steps)]
     with seeded(0):
-        m_bare, m_core = EENet().to(dev), EENet().to(dev)
-    opt = make_optimizer("adam", param_groups(m_bare), 1e-3)  # the same optimizer kernel as fit's
+        m_bare, m_core = make_model().to(dev), make_model().to(dev)
+    opt = make_optimizer("adam", param_groups(m_bare), 1e-3)  # the same kernel fit picks
     cfg = TrainConfig(epochs=1, batch_size=batch_size, optimizer="adam", lr=1e-3, device=str(dev),
                       restore_best=False)
-    bare(m_bare, opt, batches[:5])  # warm-up: allocator, optimizer state
-    fit(m_core, ((x[:batch_size * 5],), y[:batch_size * 5]), cfg)
+    _bare(m_bare, opt, batches[:3])  # warm-up: allocator, optimizer state
+    fit(m_core, ((x[:3 * batch_size],), y[:3 * batch_size]), cfg)
     t_bare, t_core = [], []
     for _ in range(trials):
-        t_bare.append(bare(m_bare, opt, batches))
-        t0 = time.perf_counter()
-        fit(m_core, ((x,), y), cfg)
-        t_core.append(time.perf_counter() - t0)
-    b, c = statistics.median(t_bare), statistics.median(t_core)
-    return {"batch_size": batch_size, "steps": steps, "bare_s": b, "core_s": c,
-            "overhead_pct": 100 * (c / b - 1), "bare_min_s": min(t_bare), "core_min_s": min(t_core),
-            "samples_per_s": steps * batch_size / c}
+        t_bare.append(_clock(lambda: _bare(m_bare, opt, batches)))
+        t_core.append(_clock(lambda: fit(m_core, ((x,), y), cfg)))
+    out = {"steps": steps}
+    for i, clock in enumerate(("wall", "cpu")):
+        out[clock] = {"bare": statistics.median(t[i] for t in t_bare) / steps,
+                      "core": statistics.median(t[i] for t in t_core) / steps,
+                      "bare_min": min(t[i] for t in t_bare) / steps,
+                      "core_min": min(t[i] for t in t_core) / steps}
+    return out
 
 
 def main(argv=None) -> None:
@@ -88,14 +112,24 @@ def main(argv=None) -> None:
     ap.add_argument("--rows", type=int, default=32768)
     ap.add_argument("--trials", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     a = ap.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {a.device}")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    dev = resolve_device(a.device)
+    x, y = data(a.rows, dev)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {dev}, {a.rows} rows, "
+          f"{a.trials} trials; per-step times in ms, overhead = core / bare - 1")
     for bs in a.batch:
-        r = measure(bs, a.rows, a.trials, a.device)
-        print(f"batch {bs:5d}: {r['steps']} steps, bare {r['bare_s']:.3f}s, core {r['core_s']:.3f}s "
-              f"(median of {a.trials}), overhead {r['overhead_pct']:+.1f}%  "
-              f"[min: bare {r['bare_min_s']:.3f}s core {r['core_min_s']:.3f}s, "
-              f"{100 * (r['core_min_s'] / r['bare_min_s'] - 1):+.1f}%]  {r['samples_per_s']:.0f} samples/s")
+        ee = compare(EENet, bs, x, y, a.trials)
+        mach = compare(OneParam, bs, x, y, a.trials)
+        c, w = ee["cpu"], ee["wall"]
+        loop_cost = max(0.0, mach["cpu"]["core_min"] - mach["cpu"]["bare_min"])
+        print(f"batch {bs:5d} ({ee['steps']} steps): ee cpu bare {1e3 * c['bare']:.2f} core {1e3 * c['core']:.2f} "
+              f"({100 * (c['core'] / c['bare'] - 1):+.1f}%, best {100 * (c['core_min'] / c['bare_min'] - 1):+.1f}%); "
+              f"wall {100 * (w['core'] / w['bare'] - 1):+.1f}%; loop machinery {1e6 * loop_cost:.0f} us/step "
+              f"= {100 * loop_cost / c['bare_min']:.2f}% of the ee step; "
+              f"{bs / w['core_min']:.0f} samples/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
     mom = momentum_factors(cfg.schedule, len(lrf), cfg.pct_start, cfg.cycle_momentum)
     params = [p for g in groups for p in g["params"]]
     gen = generator(cfg.seed, device)
-    amp = cfg.amp and device.type == "cuda"
+    amp = autocast(device, cfg.amp)  # re-entered every step; a no-op on the CPU
 
     best_state: dict[str, Tensor] | None = None
     step, current = 0, None
@@ -159,7 +159,7 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
                     for g in groups:
                         set_momentum(g, mom[step])
                 lo = i * bs
-                with autocast(device, amp):
+                with amp:
                     out = model(*[x[lo:lo + bs] for x in xs])
                     loss = loss_fn(out, ys[lo:lo + bs])
                 opt.zero_grad(set_to_none=True)
