@@ -270,3 +270,33 @@ def test_layout_columns_and_reference_values(setup, write_suite):
     assert cells["MAPE (scale=1.0)"].text() == "0.4000"
     assert cells["MAPE (doubled)"].text() == "0.3000"
     assert cells["MAPE [paper]"].text() == "0.1230"
+
+
+def test_suite_column_groups_put_two_variants_in_one_row(setup, write_suite):
+    """`column = "..."` in a [[methods]] entry: the ee-paper layout (NN = mlp | ee in one row)."""
+    _, reg, store, put = setup
+    path = write_suite("""
+        seeds = [0]
+        [[datasets]]
+        name = "toy-reg"
+        [[methods]]
+        variant = "toy-mean"
+        label = "net"
+        [[methods]]
+        variant = "toy-mean-shifted"
+        label = "net"
+        column = "with EE"
+        [table]
+        metrics = ["mape"]
+        [table.reference]
+        "net" = { "MAPE" = 0.3, "MAPE (with EE)" = 0.2 }
+        """)
+    suite = load_suite(path)
+    specs = suite.expand(reg)
+    put("toy-mean", {"mape": 0.25, "rmse": 1.0}, spec=specs[0])
+    put("toy-mean-shifted", {"mape": 0.15, "rmse": 1.0}, spec=specs[1])
+    (section,) = build(suite, reg, store)
+    assert section.headers == ["MAPE", "MAPE (with EE)", "fit s", "fit s (with EE)",
+                               "MAPE [paper]", "MAPE (with EE) [paper]"]
+    row = _rows(section)["net"]
+    assert [row[h].text() for h in ("MAPE", "MAPE (with EE)", "MAPE [paper]")] == ["0.2500", "0.1500", "0.3000"]

@@ -1,0 +1,48 @@
+"""Figures render headless to real PNG files with the content they claim."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import plots
+from bench.spec import RunRecord
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _record(label: str, losses: list[float]) -> RunRecord:
+    hist = [{"epoch": i + 1, "train_loss": l, "valid_mape": l / 2, "lr": 1e-3, "seconds": 1.0}
+            for i, l in enumerate(losses)]
+    return RunRecord(key=label, spec_id=label, spec={"seed": 0}, status="ok", label=label, history=hist)
+
+
+def test_learning_curves_png(tmp_path):
+    out = plots.learning_curves([_record("ee", [1.0, 0.5, 0.3]), _record("mlp", [1.2, 0.7, 0.4])],
+                                tmp_path / "curves.png", title="t")
+    data = out.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 5000
+
+
+def test_learning_curves_without_history_is_an_error(tmp_path):
+    rec = RunRecord(key="k", spec_id="k", spec={}, status="ok", label="knn")
+    with pytest.raises(ValueError, match="no run with a per-epoch history"):
+        plots.learning_curves([rec], tmp_path / "x.png")
+
+
+def test_pca_2d_recovers_the_dominant_direction():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=200)
+    m = np.column_stack([t * 10, t * 10 + rng.normal(scale=0.01, size=200), rng.normal(scale=0.1, size=200)])
+    xy = plots.pca_2d(m)
+    assert xy.shape == (200, 2)
+    assert abs(np.corrcoef(xy[:, 0], t)[0, 1]) > 0.999
+    assert xy[:, 0].var() > 100 * xy[:, 1].var()
+
+
+def test_embedding_projection_png_and_unknown_column(tmp_path):
+    emb = {"state": np.random.default_rng(0).normal(size=(12, 6)), "store": np.ones((50, 10))}
+    labels = {"state": [f"S{i}" for i in range(12)]}
+    out = plots.embedding_projection(emb, labels, ["state", "store"], tmp_path / "emb.png")
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(KeyError, match="no embedding for column 'day'"):
+        plots.embedding_projection(emb, labels, ["day"], tmp_path / "bad.png")
