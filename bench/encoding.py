@@ -197,17 +197,18 @@ def use_log_target(setting: bool | str, part: Part) -> bool:
     return use
 
 
-def encoder_for(encoding: str, part: Part, ctx: Any = None, scale: bool = False,
-                sparse: bool | str = "auto") -> TabularEncoder:
-    """An unfitted encoder for a baseline's ``encoding`` parameter; ``ee`` takes its
-    embeddings from the fit context (see ``embeddings_from``)."""
+def encoder_for(encoding: str, train: Part, ctx: Any = None, valid: Part | None = None,
+                scale: bool = False, sparse: bool | str = "auto", ee_variant: str = "ee") -> TabularEncoder:
+    """An unfitted encoder for a baseline's ``encoding`` parameter; ``ee`` gets its embeddings
+    from the fit context (see ``embeddings_from``)."""
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown encoding {encoding!r}; expected one of {ENCODINGS}")
     if encoding == "ee":
-        if _is_image(part.X):
+        if _is_image(train.X):
             raise ValueError("encoding 'ee' is for categorical columns; image tasks use 'ordinal'")
-        return TabularEncoder("ee", part.schema, scale=scale, embeddings=embeddings_from(ctx, part.schema))
-    return TabularEncoder(encoding, part.schema, scale=scale, sparse=sparse)
+        emb = embeddings_from(ctx, train, valid, variant=ee_variant)
+        return TabularEncoder("ee", train.schema, scale=scale, embeddings=emb)
+    return TabularEncoder(encoding, train.schema, scale=scale, sparse=sparse)
 
 
 def train_rows(n: int, max_rows: int | None, seed: int) -> np.ndarray | None:
@@ -227,20 +228,29 @@ def take(part: Part, rows: np.ndarray | None) -> tuple[Any, np.ndarray]:
     return X, np.asarray(part.y)[rows]
 
 
-def embeddings_from(ctx: Any, schema: Schema) -> dict[str, np.ndarray]:
-    """The learned entity embeddings a "with EE" baseline should use.
+def embeddings_from(ctx: Any, train: Part, valid: Part | None = None,
+                    variant: str = "ee") -> dict[str, np.ndarray]:
+    """The entity embeddings a "with EE" baseline uses: ``{column: array (cardinality, dim)}``.
 
-    Hook for the entity-embedding network: it is expected to put
-    ``{column: array (cardinality, dim)}`` on the fit context as ``ctx.embeddings``.
+    ``ctx.embeddings`` when a caller set it; otherwise the embedding network ``variant`` fitted
+    on the same train part and seed through ``ctx.fitted`` (trained once per task and seed,
+    cached, shared by every baseline that asks), and its ``embeddings()``.
     """
     emb = getattr(ctx, "embeddings", None)
     if not emb:
-        raise ValueError("encoding 'ee' needs embeddings from the ee network (issue 3): "
-                         "none were given on the fit context (ctx.embeddings)")
-    missing = [c for c in schema.categorical if c not in emb]
+        if getattr(ctx, "resolve_method", None) is None:
+            raise ValueError("encoding 'ee' needs embeddings from the ee network (issue 3): this fit "
+                             "context has no registry attached to fit it (ctx.resolve_method) and no "
+                             "ctx.embeddings; run it through the runner (bench run) or set ctx.embeddings")
+        network = ctx.fitted(variant, train, valid)
+        if not hasattr(network, "embeddings"):
+            raise ValueError(f"encoding 'ee': method {variant!r} has no embeddings(); "
+                             "name an entity-embedding network variant (ee_variant)")
+        emb = network.embeddings()
+    missing = [c for c in train.schema.categorical if c not in emb]
     if missing:
-        raise ValueError(f"encoding 'ee': the fit context has no embeddings for {missing}")
-    return {c: np.asarray(emb[c]) for c in schema.categorical}
+        raise ValueError(f"encoding 'ee': no embeddings for categorical columns {missing}")
+    return {c: np.asarray(emb[c]) for c in train.schema.categorical}
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ class KNN(Method):
         "normalize": "rows",      # rows: each row to unit L2 norm (the paper's sklearn Normalizer);
                                   # standard: standardize columns with train statistics; None: raw
         "encoding": "ordinal",    # ordinal | onehot | ee (categorical columns -> learned embeddings)
+        "ee_variant": "ee",       # the embedding network behind encoding='ee' (fitted once, shared)
         "log_target": "auto",     # regression: average log(y); "auto" follows the dataset's hint
         "max_train_rows": None,   # random subset of train rows (KNN keeps all of them in memory)
     }
@@ -35,7 +36,8 @@ class KNN(Method):
         if p["normalize"] not in ("rows", "standard", None):
             raise ValueError(f"{self.name}: normalize must be 'rows', 'standard' or None, "
                              f"not {p['normalize']!r}")
-        encoder = encoder_for(p["encoding"], train, ctx, scale=p["normalize"] == "standard")
+        encoder = encoder_for(p["encoding"], train, ctx, valid, scale=p["normalize"] == "standard",
+                              ee_variant=p["ee_variant"])
         self.encoder_ = encoder
         M = self._features(X, fitting=True)
         self.log_target_ = use_log_target(p["log_target"], train)

@@ -21,6 +21,7 @@ class RandomForest(Method):
         "min_samples_leaf": 1,
         "max_features": "auto",    # "auto": all features for regression (the paper), sqrt(n) for classes
         "encoding": "ordinal",     # ordinal | onehot | ee (categorical columns -> learned embeddings)
+        "ee_variant": "ee",        # the embedding network behind encoding='ee' (fitted once, shared)
         "log_target": "auto",      # regression: fit log(y), predict exp; "auto" follows the dataset's hint
         "max_train_rows": None,    # random subset of train rows (images: trees on pixels are slow)
     }
@@ -29,7 +30,7 @@ class RandomForest(Method):
     def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "RandomForest":
         p = self.params
         X, y = take(train, train_rows(len(train), p["max_train_rows"], ctx.seed))
-        encoder = encoder_for(p["encoding"], train, ctx)
+        encoder = encoder_for(p["encoding"], train, ctx, valid, ee_variant=p["ee_variant"])
         M = encoder.fit_transform(X)
         self.log_target_ = use_log_target(p["log_target"], train)
         classify = train.kind in ("classification", "image-classification")

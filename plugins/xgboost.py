@@ -23,6 +23,7 @@ class XGBoost(Method):
                                         # every level of an ordinal column gets its own bin
         "early_stopping_rounds": None,  # stop when valid stops improving (None: fixed rounds)
         "encoding": "ordinal",          # ordinal | onehot | ee (categorical columns -> learned embeddings)
+        "ee_variant": "ee",             # the embedding network behind encoding='ee' (fitted once, shared)
         "log_target": "auto",           # regression: fit log(y), predict exp; "auto" follows the hint
         "max_train_rows": None,         # random subset of train rows (images: 3072 features are slow)
     }
@@ -34,7 +35,7 @@ class XGBoost(Method):
             raise ValueError(f"{self.name}: tree_method must be 'hist', 'exact' or 'approx', "
                              f"not {p['tree_method']!r}")
         X, y = take(train, train_rows(len(train), p["max_train_rows"], ctx.seed))
-        encoder = encoder_for(p["encoding"], train, ctx)
+        encoder = encoder_for(p["encoding"], train, ctx, valid, ee_variant=p["ee_variant"])
         M = encoder.fit_transform(X)
         self.log_target_ = use_log_target(p["log_target"], train)
         self.classes_ = None
@@ -69,7 +70,8 @@ class XGBoost(Method):
         booster.set_param({"device": "cpu"})
         self.booster_ = booster
         self.encoder_ = encoder
-        ctx.info.update({"device": device, "max_bin": self.max_bin_, "n_rounds": self.n_rounds_})
+        ctx.info.update({"device": device, "tree_method": p["tree_method"], "n_rounds": self.n_rounds_,
+                         **({"max_bin": self.max_bin_} if p["tree_method"] != "exact" else {})})
         return self
 
     def predict(self, data: Part) -> np.ndarray:

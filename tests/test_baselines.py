@@ -130,6 +130,36 @@ def test_onehot_and_ee_encodings(cls):
     assert np.isfinite(ee.predict(test)).all()
 
 
+class _FakeEE(Method):
+    """Stands in for the ee network: 'learns' one random 2-d vector per level."""
+    name = "fake-ee"
+    kinds = ("regression",)
+    defaults = {}
+    fits = 0
+
+    def fit(self, train, valid, ctx):
+        type(self).fits += 1
+        rng = np.random.default_rng(ctx.seed)
+        self.emb_ = {c: rng.normal(size=(k, 2)) for c, k in train.schema.categorical.items()}
+        return self
+
+    def embeddings(self):
+        return self.emb_
+
+
+def test_ee_encoding_fits_the_embedding_network_through_the_context(tmp_path):
+    train, valid, test = parts(tiny_task("regression"))
+    ctx = FitContext(seed=0, cache_dir=tmp_path, task_key="tiny")
+    ctx.resolve_method = lambda variant, overrides: (_FakeEE, {}, "src") if variant == "fake-ee" else None
+    models = [cls(**SMALL[cls.name], encoding="ee", ee_variant="fake-ee").fit(train, valid, ctx)
+              for cls in BASELINES]
+    assert _FakeEE.fits == 1  # trained once, shared by the three baselines
+    emb = _FakeEE().fit(train, valid, FitContext(seed=0)).embeddings()
+    M = models[0].encoder_.transform(test.X)
+    np.testing.assert_allclose(M[:, :2], emb["store"][test.X["store"]], rtol=1e-6)
+    assert all(np.isfinite(m.predict(test)).all() for m in models)
+
+
 def test_rating_is_plain_regression_on_codes():
     train, valid, test = parts(tiny_task("rating"))
     for cls in (RF, XGB):

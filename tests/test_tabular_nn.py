@@ -75,7 +75,7 @@ def test_onehot_impls_fit_the_same_model():
 @pytest.mark.parametrize("cls, variant, params", VARIANTS, ids=[v for _, v, _ in VARIANTS])
 def test_variant_forward_backward(cls, variant, params):
     train, valid, _ = _parts()
-    model = cls(**params, epochs=1).fit(train, valid, FitContext(seed=0))
+    model = cls(**{**params, "epochs": 1}).fit(train, valid, FitContext(seed=0))
     net = model.members_[0]
     net.train()
     x_cat, x_cont = model._tensors(train.X.iloc[:16])
@@ -90,7 +90,7 @@ def test_variant_forward_backward(cls, variant, params):
 @pytest.mark.parametrize("cls, variant, params", VARIANTS, ids=[v for _, v, _ in VARIANTS])
 def test_variant_beats_the_mean_on_tiny_regression(cls, variant, params):
     train, valid, test = _parts()
-    pred = cls(**params, **FAST).fit(train, valid, FitContext(seed=0)).predict(test)
+    pred = cls(**{**params, **FAST}).fit(train, valid, FitContext(seed=0)).predict(test)
     assert _mape(test.y, pred) < 0.5 * _mape(test.y, np.full(len(test), train.y.mean()))
 
 

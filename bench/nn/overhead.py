@@ -125,8 +125,9 @@ def main(argv=None) -> None:
         mach = compare(OneParam, bs, x, y, a.trials)
         c, w = ee["cpu"], ee["wall"]
         loop_cost = max(0.0, mach["cpu"]["core_min"] - mach["cpu"]["bare_min"])
-        print(f"batch {bs:5d} ({ee['steps']} steps): ee cpu bare {1e3 * c['bare']:.2f} core {1e3 * c['core']:.2f} "
-              f"({100 * (c['core'] / c['bare'] - 1):+.1f}%, best {100 * (c['core_min'] / c['bare_min'] - 1):+.1f}%); "
+        print(f"batch {bs:5d} ({ee['steps']} steps): ee cpu bare {1e3 * c['bare']:.2f} "
+              f"core {1e3 * c['core']:.2f} ({100 * (c['core'] / c['bare'] - 1):+.1f}%, "
+              f"best {100 * (c['core_min'] / c['bare_min'] - 1):+.1f}%); "
               f"wall {100 * (w['core'] / w['bare'] - 1):+.1f}%; loop machinery {1e6 * loop_cost:.0f} us/step "
               f"= {100 * loop_cost / c['bare_min']:.2f}% of the ee step; "
               f"{bs / w['core_min']:.0f} samples/s", flush=True)

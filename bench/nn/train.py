@@ -133,7 +133,9 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
     start = time.perf_counter()
     deadline = start + budget if budget is not None else None
     last_epoch_s = 0.0
-    epochs = ctx.progress(range(cfg.epochs), total=cfg.epochs, desc=desc) if ctx is not None else range(cfg.epochs)
+    epochs = range(cfg.epochs)
+    if ctx is not None:
+        epochs = ctx.progress(epochs, total=cfg.epochs, desc=desc)
     try:
         for epoch in epochs:
             if deadline is not None and epoch > 0 and time.perf_counter() + last_epoch_s > deadline:
@@ -181,7 +183,8 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
             score = None
             if valid is not None:
                 v_inputs, v_target = valid
-                out = predict(model, v_inputs, cfg.eval_batch_size, amp=cfg.amp, channels_last=cfg.channels_last)
+                out = predict(model, v_inputs, cfg.eval_batch_size, amp=cfg.amp,
+                              channels_last=cfg.channels_last)
                 v_target = v_target.to(out.device)
                 score = float(metric(out, v_target)) if metric is not None else float(loss_fn(out, v_target))
                 row[metric_name] = score
@@ -192,21 +195,27 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
             log(**row)
             last_epoch_s = row["seconds"]
             if hasattr(epochs, "set_postfix"):
-                epochs.set_postfix({"loss": f"{train_loss:.4g}", **({metric_name: f"{score:.4g}"} if score is not None else {})})
+                shown = {"loss": f"{train_loss:.4g}"}
+                if score is not None:
+                    shown[metric_name] = f"{score:.4g}"
+                epochs.set_postfix(shown)
 
             if not math.isfinite(train_loss) or (score is not None and not math.isfinite(score)):
                 note(epoch + 1, f"diverged at epoch {epoch + 1} (non-finite loss or metric)")
                 result.stop_reason = "diverged"
                 break
-            if score is not None and (result.best_score is None or _better(score, result.best_score, cfg.min_delta, maximize)):
+            if score is not None and (result.best_score is None
+                                      or _better(score, result.best_score, cfg.min_delta, maximize)):
                 result.best_score, result.best_epoch = score, epoch + 1
                 if cfg.restore_best:
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if out_of_time:
-                note(epoch + 1, f"stopped in epoch {epoch + 1} after {step} steps: time budget {budget:.1f}s exceeded")
+                note(epoch + 1, f"stopped in epoch {epoch + 1} after {step} steps: "
+                                f"time budget {budget:.1f}s exceeded")
                 result.stop_reason = "time-budget"
                 break
-            if cfg.patience is not None and result.best_epoch is not None and epoch + 1 - result.best_epoch >= cfg.patience:
+            waited = epoch + 1 - (result.best_epoch or epoch + 1)
+            if cfg.patience is not None and waited >= cfg.patience:
                 note(epoch + 1, f"early stop: no improvement in {metric_name} for {cfg.patience} epochs")
                 result.stop_reason = "early-stopped"
                 break
@@ -216,7 +225,8 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
 
     if best_state is not None and result.best_epoch != result.epochs_run:
         model.load_state_dict(best_state)
-        note(result.epochs_run, f"restored the weights of epoch {result.best_epoch} (best {metric_name} {result.best_score:.6g})")
+        note(result.epochs_run, f"restored the weights of epoch {result.best_epoch} "
+                                f"(best {metric_name} {result.best_score:.6g})")
     model.eval()
     synchronize(device)
     result.samples_per_s = result.steps * bs / result.train_seconds if result.train_seconds else 0.0
