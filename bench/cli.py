@@ -203,13 +203,18 @@ def check(variant, kind, budget, plugins) -> None:
         entry = reg.method(variant)
     except KeyError as exc:
         raise click.UsageError(exc.args[0])
-    kinds = [kind] if kind else [k for k in entry.cls.kinds if k in conformance.TINY_KINDS]
+    kinds = [kind] if kind else list(entry.cls.kinds)
     failed = 0
+    for problem in conformance.card_problems(entry.cls):
+        failed += 1
+        click.echo(f"FAIL {variant} card: {problem}")
     for k in kinds:
         for r in conformance.run_checks(entry.cls, entry.params, k, budget_s=budget):
             mark = "PASS" if r.ok else "FAIL"
             failed += not r.ok
-            click.echo(f"{mark} {variant} [{k}] {r.name} ({r.seconds:.2f}s){'' if r.ok else ': ' + r.message}")
+            click.echo(f"{mark} {variant} [{k}] {r.name} ({r.seconds:.2f}s)"
+                       + ("" if r.ok else ": " + r.message.strip().splitlines()[0]))
+    click.echo(f"{variant}: {'all checks passed' if not failed else f'{failed} check(s) failed'}")
     sys.exit(1 if failed else 0)
 
 
