@@ -219,6 +219,62 @@ def check(variant, kind, budget, plugins) -> None:
 
 
 @main.group()
+def perf() -> None:
+    """Speed benchmarks: ratios against baselines measured in the same process."""
+
+
+@perf.command("tabular")
+@click.option("--dataset", default="rossmann", show_default=True, help="A tabular dataset (rossmann-sim for a quick try).")
+@click.option("--split", help="Split (default: the dataset's default).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch", "batches", default="128,1024", show_default=True, help="Batch sizes, comma-separated.")
+@click.option("--rows", type=int, help="Use only the first N train rows for the loop measurements.")
+@click.option("--trials", type=int, default=3, show_default=True)
+@click.option("--no-peer", is_flag=True, help="Skip the time-to-quality comparison (bench ee vs fastai).")
+@click.option("--ee-variant", default="ee-1cycle", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False))
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the results as Markdown here.")
+@plugins_option
+def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_variant, data_dir, cache_dir, out, plugins) -> None:
+    """NN core speed on a real tabular task: loop overhead vs the bare step, vs a DataLoader loop,
+    embedding-bag vs dense one-hot, and time to quality against fastai's tabular_learner."""
+    from tabulate import tabulate
+
+    from . import environment, perf as perf_mod
+    from .runner import load_task
+    from .spec import RunSpec
+
+    reg = _registry(plugins)
+    try:
+        split = reg.dataset(dataset).build().check_split(split)
+    except KeyError as exc:
+        raise click.UsageError(exc.args[0])
+    spec = RunSpec(suite="", dataset=dataset, dataset_params=(), split=split, method="", params=(), seed=0)
+    from .dataset import FilesMissing
+
+    try:
+        task = load_task(reg, spec, paths.data_dir(data_dir), paths.cache_dir(cache_dir))
+    except FilesMissing as exc:
+        raise click.ClickException(str(exc))
+    dev = environment.resolve_device(device)
+    rows_out = perf_mod.run_tabular(reg, task, device=dev, batches=[int(b) for b in batches.split(",")],
+                                    rows=rows, trials=trials, peer=not no_peer, ee_variant=ee_variant)
+    if out:
+        lines = [f"# bench perf tabular: {dataset}/{split}", "",
+                 f"- Command: `{environment.command_line()}`",
+                 f"- Hardware: {environment.hardware(dev)}; device `{dev}`",
+                 "- Versions: " + ", ".join(f"{k} {v}" for k, v in environment.versions().items()),
+                 f"- Split fingerprint: `{task.split.fingerprint}`", ""]
+        for section in dict.fromkeys(r["section"] for r in rows_out):
+            part = [{k: v for k, v in r.items() if k != "section"} for r in rows_out if r["section"] == section]
+            lines += [f"## {section}", "", tabulate(part, headers="keys", tablefmt="github", floatfmt=".4g"), ""]
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text("\n".join(lines))
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.group()
 def plot() -> None:
     """PNG figures: learning curves from run records, learned embeddings in 2-D."""
 
