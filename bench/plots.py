@@ -20,6 +20,16 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, out: Path, title: str) -> Path:
+    fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def _valid_key(history: list[dict]) -> str | None:
     for row in history:
         for k, v in row.items():
@@ -51,12 +61,7 @@ def learning_curves(records: Iterable[RunRecord], out: Path, title: str = "") ->
     ax_loss.set(xlabel="epoch", ylabel="train loss", title="training loss")
     ax_valid.set(xlabel="epoch", title="valid metric")
     ax_valid.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out, title)
 
 
 def pca_2d(matrix: np.ndarray) -> np.ndarray:
@@ -83,9 +88,4 @@ def embedding_projection(embeddings: dict[str, np.ndarray], labels: dict[str, li
             for (x, y), name in zip(xy, names):
                 ax.annotate(str(name), (x, y), fontsize=9, xytext=(3, 3), textcoords="offset points")
         ax.set(title=f"{col} ({len(xy)} levels, dim {embeddings[col].shape[1]})", xlabel="PC 1", ylabel="PC 2")
-    fig.suptitle(title)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out, title)

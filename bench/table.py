@@ -36,6 +36,7 @@ class Cell:
     lower_is_better: bool = True
     best: bool = False
     kind: str = "metric"  # metric | seconds | reference
+    expected: int = 0  # runs the suite asks for (seeds); fewer recorded values are flagged
 
     @property
     def mean(self) -> float | None:
@@ -52,6 +53,8 @@ class Cell:
         s = f"{np.mean(self.values):.{digits}f}"
         if len(self.values) > 1 and self.kind != "reference":
             s += f" ± {np.std(self.values, ddof=1):.{digits}f}"
+        if self.kind != "reference" and 0 < len(self.values) < self.expected:
+            s += f" (n={len(self.values)})"
         return s + ("†" if self.stale else "")
 
 
@@ -149,7 +152,8 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
         supported = kind in registry.method(s.method).cls.kinds
         cols = [(f"{get_metric(m).label}{combo_label(combo)}", m) for m in metrics] + [(f"fit s{combo_label(combo)}", None)]
         for h, m in cols:
-            cell = row.setdefault(h, Cell(lower_is_better=get_metric(m).lower_is_better if m else True,
+            cell = row.setdefault(h, Cell(expected=len({x.seed for x, _, _ in chosen}),
+                                          lower_is_better=get_metric(m).lower_is_better if m else True,
                                           kind="metric" if m else "seconds"))
             if not supported:
                 cell.status = "n/a"
@@ -190,7 +194,8 @@ def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
     sizes = recs[0].split.get("sizes", {}) if recs else {}
     notes.append(f"Dataset: {dataset} ({kind}); split `{split}`, fingerprint `{fps[0] if fps else 'n/a'}`"
                  + (f", train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows" if sizes else ""))
-    notes.append(f"Seeds: {', '.join(map(str, seeds))}; cells are mean ± std over seeds; best in bold; "
+    notes.append(f"Seeds: {', '.join(map(str, seeds))}; cells are mean ± std over seeds ((n=k): only k of "
+                 "them recorded yet); best in bold; "
                  "— = not run yet; n/a = method does not support this task kind; failed = see the run record")
     hw = sorted({r.hardware for r in recs if r.hardware})
     if hw:

@@ -119,7 +119,7 @@ def test_failed_and_missing_cells(setup):
     rows = _rows(reg_section)
     assert rows["toy-mean"]["MAPE"].text() == "failed"  # one failed seed fails the cell
     assert rows["toy-mean"]["fit s"].text() == "failed"
-    assert rows["toy-mean-shifted"]["MAPE"].text() == "0.5000"  # one seed recorded, no ± yet
+    assert rows["toy-mean-shifted"]["MAPE"].text() == "0.5000 (n=1)"  # one of the suite's two seeds recorded: flagged, no ±
     assert not rows["toy-mean-shifted"]["MAPE"].best  # the only value: nothing to compare with
     assert _rows(cls_section)["majority vote"]["accuracy"].text() == "—"  # not run yet
     assert "| failed " in render([reg_section], "md")
@@ -157,17 +157,17 @@ def test_records_of_older_plugin_code_are_marked_stale(setup):
     suite, reg, store, put = setup
     put("toy-mean", {"mape": 0.1, "rmse": 1.0}, seed=0, method_hash="0" * 16)
     section = build(suite, reg, store)[0]
-    assert _rows(section)["toy-mean"]["MAPE"].text() == "0.1000†"
+    assert _rows(section)["toy-mean"]["MAPE"].text() == "0.1000 (n=1)†"
     assert any("older version of the plugin" in n for n in section.notes)
     # a stale best cell keeps its mark in every format (LaTeX: escaped inside the bold)
     put("toy-mean-shifted", {"mape": 0.5, "rmse": 2.0}, seed=0)
     sections = build(suite, reg, store)
-    assert "**0.1000†**" in render(sections, "md")
-    assert r"\textbf{0.1000$^\dagger$}" in render(sections, "latex")
+    assert "**0.1000 (n=1)†**" in render(sections, "md")
+    assert r"\textbf{0.1000 (n=1)$^\dagger$}" in render(sections, "latex")
     assert "†" not in render(sections, "latex")
     # a record from the current code wins over a newer stale one
     put("toy-mean", {"mape": 0.2, "rmse": 2.0}, seed=0, finished="2024-01-01T00:00:00+00:00")
-    assert _rows(build(suite, reg, store)[0])["toy-mean"]["MAPE"].text() == "0.2000"
+    assert _rows(build(suite, reg, store)[0])["toy-mean"]["MAPE"].text() == "0.2000 (n=1)"
 
 
 def test_refuses_to_mix_split_fingerprints_in_one_section(setup):
@@ -188,7 +188,7 @@ def test_newest_record_of_a_run_decides_its_fingerprint(setup):
     put("toy-mean", {"mape": 0.1, "rmse": 1.0}, seed=0, fp=FP, finished="2024-06-01T00:00:00+00:00")
     put("toy-mean-shifted", {"mape": 0.5, "rmse": 2.0}, seed=0, fp=FP)
     section = build(suite, reg, store)[0]
-    assert _rows(section)["toy-mean"]["MAPE"].text() == "0.1000"
+    assert _rows(section)["toy-mean"]["MAPE"].text() == "0.1000 (n=1)"
     assert f"fingerprint `{FP}`" in section.notes[0]
     # now the newest toy-mean record is on the old split: the section mixes fingerprints
     put("toy-mean", {"mape": 0.9, "rmse": 9.0}, seed=0, fp="fpOLD00000000000", finished="2024-07-01T00:00:00+00:00")
