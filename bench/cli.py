@@ -68,7 +68,7 @@ def list_cmd(what: str, data_dir: str | None, plugins: tuple[str, ...]) -> None:
                  _origin_short(e.origin)) for v, e in sorted(reg.methods.items())]
         click.echo("Methods\n" + tabulate(rows, headers=["variant", "family", "kinds", "variant params", "from"]))
     if what in ("all", "datasets"):
-        rows = []
+        rows, how = [], []
         for n, e in sorted(reg.datasets.items()):
             ds = e.cls()
             if ds.embedded:
@@ -76,8 +76,12 @@ def list_cmd(what: str, data_dir: str | None, plugins: tuple[str, ...]) -> None:
             else:
                 missing = ds.missing_files(ddir)
                 files = "present" if not missing else f"files missing in {ddir / (ds.folder or '')}"
+                if missing:
+                    how.append(f"- {n}: missing {', '.join(m.name for m in missing)}. {ds.how_to_get.strip()}")
             rows.append((n, e.cls.kind, ", ".join(e.cls.splits), files, _origin_short(e.origin)))
         click.echo("\nDatasets\n" + tabulate(rows, headers=["dataset", "kind", "splits (first = default)", "files", "from"]))
+        if how:
+            click.echo("\nHow to get the missing files (data folder: --data-dir or $BENCH_DATA):\n" + "\n".join(how))
     if what in ("all", "suites"):
         rows = []
         for n, p in sorted(reg.suites.items()):
