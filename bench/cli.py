@@ -236,11 +236,15 @@ def perf() -> None:
 @click.option("--trials", type=int, default=3, show_default=True)
 @click.option("--no-peer", is_flag=True, help="Skip the time-to-quality comparison (bench ee vs fastai).")
 @click.option("--ee-variant", default="ee-1cycle", show_default=True)
+@click.option("--ee-param", "ee_params", multiple=True, help="Override a parameter of the ee variant, e.g. epochs=6.")
+@click.option("--sections", default="overhead,dataloader,onehot,quality", show_default=True,
+              help="Which measurements to run, comma-separated.")
 @click.option("--data-dir", type=click.Path(file_okay=False))
 @click.option("--cache-dir", type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the results as Markdown here.")
 @plugins_option
-def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_variant, data_dir, cache_dir, out, plugins) -> None:
+def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_variant, ee_params, sections,
+                 data_dir, cache_dir, out, plugins) -> None:
     """NN core speed on a real tabular task: loop overhead vs the bare step, vs a DataLoader loop,
     embedding-bag vs dense one-hot, and time to quality against fastai's tabular_learner."""
     from tabulate import tabulate
@@ -262,8 +266,22 @@ def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_vari
     except FilesMissing as exc:
         raise click.ClickException(str(exc))
     dev = environment.resolve_device(device)
+    import ast
+
+    overrides = {}
+    for item in ee_params:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
+    chosen = tuple(s for s in sections.split(",") if s)
+    unknown = [s for s in chosen if s not in perf_mod.SECTIONS]
+    if unknown:
+        raise click.UsageError(f"unknown section(s) {unknown}; choose from {', '.join(perf_mod.SECTIONS)}")
     rows_out = perf_mod.run_tabular(reg, task, device=dev, batches=[int(b) for b in batches.split(",")],
-                                    rows=rows, trials=trials, peer=not no_peer, ee_variant=ee_variant)
+                                    rows=rows, trials=trials, peer=not no_peer, ee_variant=ee_variant,
+                                    sections=chosen, ee_params=overrides)
     if out:
         lines = [f"# bench perf tabular: {dataset}/{split}", "",
                  f"- Command: `{environment.command_line()}`",

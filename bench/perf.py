@@ -29,6 +29,9 @@ from .nn import TrainConfig, fit, make_optimizer, param_groups, resolve_device, 
 from .nn.overhead import EENet, OneParam, compare
 
 
+SECTIONS = ("overhead", "dataloader", "onehot", "quality")
+
+
 def _tensors(part, device) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     cols = list(part.schema.categorical)
     x = torch.as_tensor(np.array(part.X[cols].to_numpy(np.int64)), device=device)
@@ -127,10 +130,10 @@ class _Cat(nn.Module):
         return self.layer(x, x.new_zeros((len(x), 0), dtype=torch.float32))
 
 
-def bench_ee(registry, task, variant: str, device: str) -> dict[str, float]:
+def bench_ee(registry, task, variant: str, device: str, params: dict | None = None) -> dict[str, float]:
     entry = registry.method(variant)
     ctx = FitContext(seed=0, device=device)
-    model = entry.build()
+    model = entry.build(params)
     t0 = time.perf_counter()
     model.fit(task.part("train"), task.part("valid"), ctx)
     fit_s = time.perf_counter() - t0
@@ -166,7 +169,7 @@ def fastai_peer(task, epochs: int = 5, lr: float = 3e-3, wd: float = 0.2, batch:
 
 def run_tabular(registry, task, device: str = "cpu", batches=(128, 1024), rows: int | None = None,
                 trials: int = 3, peer: bool = True, ee_variant: str = "ee-1cycle", onehot_steps: int | None = None,
-                echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
+                sections: tuple[str, ...] = SECTIONS, ee_params: dict | None = None, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """All measurements; returns rows (section, setting, figures) and echoes them as they come."""
     dev = resolve_device(device)
     train = task.part("train")
@@ -183,23 +186,24 @@ def run_tabular(registry, task, device: str = "cpu", batches=(128, 1024), rows: 
 
     echo(f"{task.dataset}/{task.split.name}: {len(y):,} train rows, device {dev}, torch {torch.__version__}, "
          f"{torch.get_num_threads()} threads")
-    for bs in batches:
+    for bs in batches if "overhead" in sections else ():
         with env.PeakMemory() as mem:
             r = loop_overhead(x, y, cards, bs, trials)
         add("loop overhead (ee)", f"batch {bs}", **r, peak_mb=mem.peak_mb)
-    for bs in batches:
+    for bs in batches if "dataloader" in sections else ():
         with env.PeakMemory() as mem:
             r = dataloader_ratio(x, y, cards, bs)
         add("vs DataLoader loop", f"batch {bs}", **r, peak_mb=mem.peak_mb)
     plugin = sys.modules[registry.method("mlp").cls.__module__]
-    for bs in batches:
+    for bs in batches if "onehot" in sections else ():
         with env.PeakMemory() as mem:
             r = onehot_ratio(plugin, x, cards, bs, steps=onehot_steps or max(20, 40_000 // bs))
         add("one-hot mlp layer", f"batch {bs}", **r, peak_mb=mem.peak_mb)
-    if peer:
+    if peer and "quality" in sections:
         with env.PeakMemory() as mem:
-            r = bench_ee(registry, task, ee_variant, str(dev))
-        add("time to quality", f"bench {ee_variant}", **r, peak_mb=mem.peak_mb)
+            r = bench_ee(registry, task, ee_variant, str(dev), ee_params)
+        shown = ee_variant + "".join(f" {k}={v}" for k, v in (ee_params or {}).items())
+        add("time to quality", f"bench {shown}", **r, peak_mb=mem.peak_mb)
         if importlib.util.find_spec("fastai") is None:
             echo("fastai is not installed: skipping the tabular_learner peer (pip install 'bench[perf]')")
         else:
