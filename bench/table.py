@@ -6,6 +6,7 @@ Runs on different split fingerprints are never put side by side.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from collections import OrderedDict, defaultdict
@@ -86,7 +87,7 @@ def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRe
         rec, _ = _pick(by_id.get(s.spec_id, []), registry.method(s.method).origin.source_hash,
                        registry.dataset(s.dataset).origin.source_hash)
         if rec is not None and rec.status == "ok":
-            out.append(rec)
+            out.append(dataclasses.replace(rec, label=s.label))  # this suite's name for the row
     return out
 
 
