@@ -7,10 +7,8 @@ needs the real data or the network: downloads only ever go to a local server on 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import socket
-import sys
 import threading
 import time
 import zipfile
@@ -22,22 +20,12 @@ import pandas as pd
 import pytest
 
 from bench import FilesMissing, LoadContext
+from bench.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_plugin():
-    name = "_bench_test_movielens"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "datasets" / "movielens.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-M = _load_plugin()
+M = load_file(ROOT / "datasets" / "movielens.py")  # by path, as the registry loads it
 COLS = list(M.COLUMNS)
 
 

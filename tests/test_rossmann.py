@@ -4,8 +4,6 @@ Everything is built here (small CSVs in tmp_path); nothing needs the real data.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +11,12 @@ import pandas as pd
 import pytest
 
 from bench import FilesMissing, LoadContext
+from bench.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_plugin():
-    name = "_bench_test_rossmann"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "datasets" / "rossmann.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-R = _load_plugin()
+R = load_file(ROOT / "datasets" / "rossmann.py")  # by path, as the registry loads it
 
 SMALL = dict(n_stores=8, n_days=200, seed=1)
 ROWS = dict(train_rows=500, valid_rows=100)
