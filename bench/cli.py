@@ -171,17 +171,35 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
 @click.option("--suite", "suite_name", required=True, help="Suite name or .toml path.")
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "html", "csv"]), default="md", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--ci", is_flag=True, help="Add the 95 % t interval of the mean to metric cells.")
+@click.option("--compare-to", help="Row label or variant for the paired tests (▲/▼); default: the suite's "
+                                   "[table] compare_to; '' for none.")
+@click.option("--test", type=click.Choice(["t-test", "wilcoxon"]), help="Paired test over seeds (default: the suite's).")
+@click.option("--check", is_flag=True, help="Compare the records with the committed numbers (--against); "
+                                            "exit 1 with a readable diff when a number moved.")
+@click.option("--write-expected", is_flag=True, help="Write the records' numbers to --against (regenerate).")
+@click.option("--against", type=click.Path(dir_okay=False),
+              help="Expected-numbers file for --check / --write-expected [default: results/SUITE/expected.json].")
 @results_option
 @plugins_option
-def table_cmd(suite_name, fmt, out, results_dir, plugins) -> None:
-    """Render a suite's comparison table from the stored records (no data needed)."""
+def table_cmd(suite_name, fmt, out, ci, compare_to, test, check, write_expected, against, results_dir, plugins) -> None:
+    """Render a suite's comparison table from the stored records (no data needed).
+
+    With several datasets an average-rank table follows. --check / --write-expected compare with
+    or rewrite the committed expected numbers instead (what CI runs on the smoke suite).
+    """
     from . import table
 
     reg = _registry(plugins)
     suite = _suite(reg, suite_name)
+    if check or write_expected:
+        _check_expected(suite, reg, Store(Path(results_dir)), against, check, write_expected)
+        return
     try:
-        text = table.render(table.build(suite, reg, Store(Path(results_dir))), fmt,
-                            title=suite.table.title or f"suite {suite.name}")
+        sections = table.build(suite, reg, Store(Path(results_dir)), compare_to=compare_to, test=test)
+        ranks = table.average_ranks(sections)
+        text = table.render(sections + ([ranks] if ranks else []), fmt,
+                            title=suite.table.title or f"suite {suite.name}", ci=ci)
     except table.TableError as exc:
         raise click.ClickException(str(exc))
     except KeyError as exc:
@@ -191,6 +209,24 @@ def table_cmd(suite_name, fmt, out, results_dir, plugins) -> None:
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(text)
+
+
+def _check_expected(suite, reg, store, against, check, write_expected) -> None:
+    from . import expected
+
+    path = Path(against) if against else expected.default_path(suite)
+    now = expected.snapshot(suite, reg, store)
+    if write_expected:
+        expected.write(path, now)
+        click.echo(f"wrote {path} ({len(now['runs'])} runs)")
+        return
+    try:
+        committed = expected.read(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc))
+    diffs = expected.compare(committed, now, suite)
+    click.echo(expected.report(diffs, path, suite, len(now["runs"])))
+    sys.exit(1 if diffs else 0)
 
 
 @main.command()
