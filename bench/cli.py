@@ -229,6 +229,31 @@ def _check_expected(suite, reg, store, against, check, write_expected) -> None:
     sys.exit(1 if diffs else 0)
 
 
+@main.command("export")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Parquet file to write, e.g. runs.parquet.")
+@click.option("--suite", "suite_name", help="Only the records this suite's table shows (default: every record).")
+@results_option
+@plugins_option
+def export_cmd(out, suite_name, results_dir, plugins) -> None:
+    """Write run records as one flat parquet table (read it with pandas.read_parquet).
+
+    Columns: identity, status/error, times, metric.<name>, param.<name>, hardware, versions;
+    the per-epoch history stays as JSON text.
+    """
+    from . import export, table
+
+    store = Store(Path(results_dir))
+    if suite_name:
+        reg = _registry(plugins)
+        records = [r for _, r in table.chosen_records(_suite(reg, suite_name), reg, store) if r is not None]
+    else:
+        records = list(store.records())
+    if not records:
+        raise click.ClickException(f"no run records in {Path(results_dir) / 'runs'}")
+    path, n = export.write_parquet(records, Path(out))
+    click.echo(f"wrote {path} ({n} records)")
+
+
 @main.command()
 @click.argument("variant")
 @click.option("--kind", help="Only this task kind (default: every kind the method supports).")
@@ -334,7 +359,7 @@ def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_vari
 
 @main.group()
 def plot() -> None:
-    """PNG figures: learning curves from run records, learned embeddings in 2-D."""
+    """PNG figures (headless): learning curves, metric bars, time vs metric, learned embeddings."""
 
 
 @plot.command("curves")
@@ -353,6 +378,40 @@ def plot_curves(suite_name, out, results_dir, plugins) -> None:
     try:
         plots.learning_curves(recs, path, title=f"{suite.name}: learning curves")
     except ValueError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"wrote {path}")
+
+
+@plot.command("bars")
+@click.option("--suite", "suite_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/metric-bars.png).")
+@results_option
+@plugins_option
+def plot_bars(suite_name, out, results_dir, plugins) -> None:
+    """The headline metric per method and dataset: bars of the mean, error bars ± std over seeds."""
+    _plot_sections(suite_name, out, results_dir, plugins, "metric_bars", "metric-bars.png", "metric (mean ± std over seeds)")
+
+
+@plot.command("scatter")
+@click.option("--suite", "suite_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/time-vs-metric.png).")
+@results_option
+@plugins_option
+def plot_scatter(suite_name, out, results_dir, plugins) -> None:
+    """Fit seconds against the headline metric, one point per run."""
+    _plot_sections(suite_name, out, results_dir, plugins, "time_vs_metric", "time-vs-metric.png", "fit time vs metric")
+
+
+def _plot_sections(suite_name, out, results_dir, plugins, fn, default_name, what) -> None:
+    from . import plots, table
+
+    reg = _registry(plugins)
+    suite = _suite(reg, suite_name)
+    path = Path(out) if out else Path(results_dir) / suite.name / default_name
+    try:
+        sections = table.build(suite, reg, Store(Path(results_dir)))
+        getattr(plots, fn)(sections, path, title=f"{suite.name}: {what}")
+    except (ValueError, table.TableError) as exc:
         raise click.ClickException(str(exc))
     click.echo(f"wrote {path}")
 
