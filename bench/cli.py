@@ -254,6 +254,31 @@ def export_cmd(out, suite_name, results_dir, plugins) -> None:
     click.echo(f"wrote {path} ({n} records)")
 
 
+@main.command("report")
+@click.option("--suite", "suite_names", multiple=True, required=True,
+              help="Suite(s) to write a page for (repeatable).")
+@click.option("--compare-to", help="Row label or variant for the paired tests (default: the suite's compare_to).")
+@click.option("--no-plots", is_flag=True, help="Tables and provenance only.")
+@results_option
+@plugins_option
+def report_cmd(suite_names, compare_to, no_plots, results_dir, plugins) -> None:
+    """Write results/SUITE/README.md (tables, average ranks, plots, provenance) and rewrite the
+    index results/README.md. Rendering only: nothing is fitted."""
+    from . import report, table
+
+    reg = _registry(plugins)
+    store = Store(Path(results_dir))
+    for name in suite_names:
+        suite = _suite(reg, name)
+        try:
+            page = report.suite_page(suite, reg, store, Path(results_dir), compare_to=compare_to,
+                                     with_plots=not no_plots)
+        except table.TableError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(f"wrote {page}")
+    click.echo(f"wrote {report.index(reg, store, Path(results_dir))}")
+
+
 @main.command()
 @click.argument("variant")
 @click.option("--kind", help="Only this task kind (default: every kind the method supports).")

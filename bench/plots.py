@@ -115,7 +115,7 @@ def metric_bars(sections, out: Path, title: str = "") -> Path:
     sections = [s for s in sections if s.headline]
     if not sections:
         raise ValueError("no section with a headline metric to plot")
-    fig, axes = _panels(plt, len(sections), 1.2 + 0.9 * max(len(s.rows) for s in sections), 4.8)
+    fig, axes = _panels(plt, len(sections), max(6.5, 1.2 + 0.9 * max(len(s.rows) for s in sections)), 4.8)
     for ax, s in zip(axes, sections):
         labels = list(dict.fromkeys(label for label, _ in s.rows))
         suffixes = [suffix for _, suffix in s.headline]
@@ -134,11 +134,11 @@ def metric_bars(sections, out: Path, title: str = "") -> Path:
                 elif cell.status != "missing":
                     ax.annotate(cell.status, (x, 0), ha="center", va="bottom", rotation=90, fontsize=8,
                                 color="firebrick")
-            ax.bar(xs, means, width=width, yerr=errs, capsize=3, label=suffix.strip(" ()") or None)
+            ax.bar(xs, means, width=width, yerr=errs, capsize=3, label=f"{metric}{suffix}")
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
         ax.set_xlim(-0.6, len(labels) - 0.4)  # room for a failed run's label where its bar would be
         ax.set(title=s.title, ylabel=f"{metric} ({'lower' if s.lower_is_better else 'higher'} is better)")
-        if any(suffixes):
+        if len(suffixes) > 1:
             ax.legend(fontsize=8)
     return _save(plt, fig, out, title or "mean ± std over seeds")
 

@@ -103,7 +103,8 @@ def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRe
         rec, _ = _pick(by_id.get(s.spec_id, []), registry.method(s.method).origin.source_hash,
                        registry.dataset(s.dataset).origin.source_hash)
         if rec is not None and rec.status == "ok":
-            out.append(dataclasses.replace(rec, label=s.label))  # this suite's name for the row
+            # this suite's name for the row, and its column group when it has one (ee-paper's "with EE")
+            out.append(dataclasses.replace(rec, label=s.label + (f" ({s.column})" if s.column else "")))
     return out
 
 
@@ -308,7 +309,8 @@ def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
                  + (f", train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows" if sizes else ""))
     notes.append(f"Seeds: {', '.join(map(str, seeds))}; cells are mean ± std over seeds ((n=k): only k of "
                  "them recorded yet); best in bold; "
-                 "— = not run yet; n/a = method does not support this task kind; failed = see the run record")
+                 "— = not run yet; n/a = method does not support this task kind; failed / timeout / oom / crashed "
+                 "= the run's status, see its record")
     hw = sorted({r.hardware for r in recs if r.hardware})
     if hw:
         notes.append("Hardware: " + "; ".join(hw))
