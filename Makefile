@@ -24,7 +24,7 @@ check: venv
 # Regenerate the committed smoke results (records, expected numbers, report page) after an
 # intended change; commit results/ afterwards.
 expected: venv
-	$(VENV)/bin/bench run --suite smoke --format none
+	$(VENV)/bin/bench run --suite smoke --force --format none
 	$(VENV)/bin/bench table --suite smoke --write-expected
 	$(VENV)/bin/bench report --suite smoke
 

@@ -25,7 +25,7 @@ FORMAT = 1
 
 
 def regenerate_command(suite: str) -> str:
-    return (f"bench run --suite {suite} && bench table --suite {suite} --write-expected"
+    return (f"bench run --suite {suite} --force && bench table --suite {suite} --write-expected"
             f" && bench report --suite {suite}")
 
 
