@@ -1,4 +1,7 @@
-"""The `bench` command line: list, run, table, check."""
+"""The `bench` command line: list, run, table, report, export, check, new, plot, perf.
+
+Commands only wire options to the modules that do the work (table, report, export, expected,
+scaffold, plots, conformance)."""
 from __future__ import annotations
 
 import sys
@@ -47,6 +50,8 @@ def main() -> None:
       bench run --suite smoke                 run a suite (resumes; --force re-runs)
       bench table --suite smoke --format md   render its comparison table
       bench check knn                         run the plugin contract checks on one method
+      bench report --suite smoke              results/smoke/README.md: tables, ranks, plots
+      bench new method my-ridge               a working plugin file to edit, and a suite to try it
 
     Data folder: --data-dir, else $BENCH_DATA, else a per-user data folder.
     Cache folder (converted data, artifacts): --cache-dir, else $BENCH_CACHE, else the user cache.
