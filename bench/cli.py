@@ -424,6 +424,65 @@ def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_vari
         click.echo(f"wrote {out}", err=True)
 
 
+@perf.command("collab")
+@click.option("--folds", default="u1,u2,u3,u4,u5", show_default=True, help="movielens splits, comma-separated.")
+@click.option("--release", default="ml-100k", show_default=True)
+@click.option("--methods", default=",".join(("global-mean", "bias", "item-knn", "mf", "mf-fastai", "ncf", "blend")),
+              show_default=True, help="bench variants, comma-separated.")
+@click.option("--peers", default="surprise-baseline,surprise-svd,surprise-svdpp,surprise-knnbaseline,fastai-collab",
+              show_default=True, help="Peers, comma-separated ('' for none); missing packages are skipped.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False))
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the results as Markdown here.")
+@plugins_option
+def perf_collab(folds, release, methods, peers, seed, data_dir, cache_dir, out, plugins) -> None:
+    """bench's CF methods next to scikit-surprise (SVD, SVD++, KNNBaseline, BaselineOnly) and
+    fastai's collab_learner on the same MovieLens folds: RMSE, MAE and fit seconds."""
+    from tabulate import tabulate
+
+    from . import environment, perf_collab
+    from .dataset import FilesMissing, LoadContext
+
+    reg = _registry(plugins)
+    ds = reg.dataset("movielens").build({"release": release})
+    ctx = LoadContext(data_dir=paths.data_dir(data_dir), cache_dir=paths.cache_dir(cache_dir))
+    try:
+        tasks = {f: ds.load(ds.check_split(f), ctx) for f in folds.split(",") if f}
+    except FilesMissing as exc:
+        raise click.ClickException(str(exc))
+    except KeyError as exc:
+        raise click.UsageError(exc.args[0])
+    variants = [m for m in methods.split(",") if m]
+    for v in variants:
+        reg.method(v)  # unknown names fail here, with close matches
+    unknown = [p for p in peers.split(",") if p and p not in perf_collab.PEERS]
+    if unknown:
+        raise click.UsageError(f"unknown peer(s) {unknown}; choose from {', '.join(perf_collab.PEERS)}")
+    rows = perf_collab.run_collab(reg, tasks, variants, [p for p in peers.split(",") if p], seed,
+                                  echo=lambda m: click.echo(m, err=True))
+    ratio = perf_collab.time_ratio(rows)
+    table = tabulate(rows, headers="keys", tablefmt="github", floatfmt=".4f")
+    click.echo(table)
+    lines = []
+    if ratio:
+        lines.append(f"mf vs surprise-svd: fit time ratio {ratio['time_ratio']:.2f}x, RMSE "
+                     f"{ratio['rmse_ours']:.4f} vs {ratio['rmse_theirs']:.4f}")
+        click.echo(lines[-1])
+    if out:
+        fp = ", ".join(f"{f} `{t.split.fingerprint}`" for f, t in tasks.items())
+        head = [f"# bench perf collab: MovieLens {release}, folds {folds}", "",
+                f"- Command: `{environment.command_line()}`",
+                f"- Hardware: {environment.hardware('cpu')}",
+                "- Versions: " + ", ".join(f"{k} {v}" for k, v in environment.versions().items()),
+                f"- Split fingerprints: {fp}",
+                "- Everyone trains on each fold's train part (its .base less bench's 5 % valid rows) and is "
+                "scored on its .test rows; RMSE and MAE are means over the folds, fit seconds their sum.", ""]
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text("\n".join(head + [table, ""] + lines) + "\n")
+        click.echo(f"wrote {out}", err=True)
+
+
 @main.group()
 def plot() -> None:
     """PNG figures (headless): learning curves, metric bars, time vs metric, learned embeddings."""

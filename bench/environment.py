@@ -9,7 +9,7 @@ import time
 from functools import lru_cache
 from importlib import metadata
 
-_PACKAGES = ("bench", "numpy", "pandas", "scikit-learn", "xgboost", "torch", "torchvision", "fastai")
+_PACKAGES = ("bench", "numpy", "pandas", "scikit-learn", "xgboost", "torch", "torchvision", "fastai", "scikit-surprise")
 
 
 @lru_cache(maxsize=None)

@@ -25,6 +25,7 @@ class RunSpec:
     overrides: tuple = ()  # what the suite set: shown in tables to tell columns apart
     label: str = ""  # table row
     column: str = ""  # table column group, when the suite names one (e.g. "with EE")
+    group: str = ""  # splits pooled in one table section, like seeds (a suite's `folds`), e.g. "u1,u2,u3"
 
     @property
     def identity(self) -> dict[str, Any]:

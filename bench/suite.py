@@ -16,7 +16,7 @@ from .registry import Registry
 from .spec import RunSpec
 
 _TOP_KEYS = {"description", "seeds", "datasets", "methods", "table", "timeout"}
-_DATASET_KEYS = {"name", "split", "params"}
+_DATASET_KEYS = {"name", "split", "folds", "params"}
 _METHOD_KEYS = {"variant", "params", "label", "column", "datasets"}
 _TABLE_KEYS = {"rows", "columns", "metrics", "reference", "title", "column_labels", "compare_to", "test",
                "tolerance"}
@@ -58,28 +58,39 @@ class Suite:
             if datasets and not any(fnmatch.fnmatchcase(d["name"], p) for p in datasets):
                 continue
             ds_entry = registry.dataset(d["name"])
-            split = ds_entry.cls(**d.get("params", {})).check_split(d.get("split"))
-            for m in self.methods:
-                if m.get("datasets") and not any(fnmatch.fnmatchcase(d["name"], p) for p in m["datasets"]):
+            ds = ds_entry.cls(**d.get("params", {}))
+            folds = [ds.check_split(f) for f in d.get("folds", [])]
+            group = ",".join(folds)
+            for split in folds or [ds.check_split(d.get("split"))]:
+                specs += self._expand_split(registry, d, split, group, methods, datasets, seeds)
+        return specs
+
+    def _expand_split(self, registry: Registry, d: dict[str, Any], split: str, group: str,
+                      methods: list[str] | None, datasets: list[str] | None,
+                      seeds: list[int] | None) -> list[RunSpec]:
+        """The runs of every method entry on one dataset split."""
+        specs: list[RunSpec] = []
+        for m in self.methods:
+            if m.get("datasets") and not any(fnmatch.fnmatchcase(d["name"], p) for p in m["datasets"]):
+                continue
+            variants = registry.match_methods([m["variant"]])
+            if not variants:
+                registry.method(m["variant"])  # raises with close matches
+            for variant in variants:
+                if methods and not any(fnmatch.fnmatchcase(variant, p) for p in methods):
                     continue
-                variants = registry.match_methods([m["variant"]])
-                if not variants:
-                    registry.method(m["variant"])  # raises with close matches
-                for variant in variants:
-                    if methods and not any(fnmatch.fnmatchcase(variant, p) for p in methods):
-                        continue
-                    entry = registry.method(variant)
-                    for overrides in _sweep(m.get("params", {})):
-                        params = entry.resolved_params(overrides)
-                        entry.cls(**params)  # unknown parameters fail here, before any run
-                        label = m.get("label") if len(variants) == 1 else None
-                        for seed in (seeds if seeds is not None else self.seeds):
-                            specs.append(RunSpec(
-                                suite=self.name, dataset=d["name"],
-                                dataset_params=tuple(sorted(d.get("params", {}).items())),
-                                split=split, method=variant, params=tuple(sorted(params.items())),
-                                overrides=tuple(sorted(overrides.items())), seed=int(seed),
-                                label=label or variant, column=m.get("column", "")))
+                entry = registry.method(variant)
+                for overrides in _sweep(m.get("params", {})):
+                    params = entry.resolved_params(overrides)
+                    entry.cls(**params)  # unknown parameters fail here, before any run
+                    label = m.get("label") if len(variants) == 1 else None
+                    for seed in (seeds if seeds is not None else self.seeds):
+                        specs.append(RunSpec(
+                            suite=self.name, dataset=d["name"],
+                            dataset_params=tuple(sorted(d.get("params", {}).items())),
+                            split=split, method=variant, params=tuple(sorted(params.items())),
+                            overrides=tuple(sorted(overrides.items())), seed=int(seed),
+                            label=label or variant, column=m.get("column", ""), group=group))
         return specs
 
 
@@ -111,6 +122,10 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
         _check_keys(f"[[datasets]] #{i + 1}", d, _DATASET_KEYS, path)
         if "name" not in d:
             raise SuiteError(f"{path}: [[datasets]] #{i + 1} has no name")
+        if "folds" in d and ("split" in d or not isinstance(d["folds"], list) or not d["folds"]
+                             or not all(isinstance(f, str) for f in d["folds"])):
+            raise SuiteError(f"{path}: [[datasets]] #{i + 1}: `folds` is a non-empty list of split names "
+                             "(pooled in one table like seeds) and replaces `split`")
     for i, m in enumerate(methods):
         _check_keys(f"[[methods]] #{i + 1}", m, _METHOD_KEYS, path)
         if "variant" not in m:

@@ -132,7 +132,7 @@ def build(suite: Suite, registry: Registry, store: Store, specs: list[RunSpec] |
         by_id[rec.spec_id].append(rec)
     groups: dict[tuple, list[RunSpec]] = OrderedDict()
     for s in specs:
-        groups.setdefault((s.dataset, s.dataset_params, s.split), []).append(s)
+        groups.setdefault((s.dataset, s.dataset_params, s.group or s.split), []).append(s)
     ref = suite.table.compare_to if compare_to is None else compare_to
     return [_section(suite, registry, key, group, by_id, ref, test or suite.table.test)
             for key, group in groups.items()]
@@ -148,12 +148,21 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
         rec, stale = _pick(by_id.get(s.spec_id, []), m_entry.origin.source_hash, ds_entry.origin.source_hash)
         chosen.append((s, rec, stale))
     recs = [r for _, r, _ in chosen if r is not None]
-    fps = sorted({r.split.get("fingerprint") for r in recs})
-    if len(fps) > 1:
-        detail = "; ".join(f"{fp}: " + ", ".join(sorted({r.label for r in recs if r.split.get('fingerprint') == fp}))
-                           for fp in fps)
-        raise TableError(f"refusing to compare runs on {dataset}/{split} made on different split "
-                         f"fingerprints ({detail}). Re-run the stale ones with `bench run --force`.")
+    fps = []  # one fingerprint per split of the section (several when it pools folds)
+    for one_split in dict.fromkeys(s.split for s in specs):
+        here = [r for x, r, _ in chosen if r is not None and x.split == one_split]
+        fp_split = sorted({r.split.get("fingerprint") for r in here})
+        if len(fp_split) > 1:
+            detail = "; ".join(f"{fp}: " + ", ".join(sorted({r.label for r in here if r.split.get('fingerprint') == fp}))
+                               for fp in fp_split)
+            raise TableError(f"refusing to compare runs on {dataset}/{one_split} made on different split "
+                             f"fingerprints ({detail}). Re-run the stale ones with `bench run --force`.")
+        fps += fp_split
+    pooled = len({s.split for s in specs}) > 1
+
+    def rep_of(s: RunSpec):
+        """What a cell's values repeat over: seeds, or (fold, seed) when the section pools folds."""
+        return f"{s.split}/{s.seed}" if pooled else s.seed
     metrics = suite.table.metrics or (recs[0].dataset.get("metrics") if recs else list(ds_entry.cls.metrics))
     colkeys = suite.table.columns
     combos: list[tuple] = []
@@ -172,7 +181,8 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
             return f" ({combo[0]})" if combo[0] else ""
         if not colkeys:
             return ""
-        parts = [suite.table.column_labels.get(str(v), f"{c}={v}") for c, v in zip(colkeys, combo)]
+        parts = [suite.table.column_labels.get(str(v), f"{c}={v}") for c, v in zip(colkeys, combo)
+                 if v is not None]  # a method without that parameter: no suffix
         return " (" + ", ".join(parts) + ")" if any(parts) else ""
 
     headers = [f"{get_metric(m).label}{combo_label(c)}" for m in metrics for c in combos]
@@ -189,7 +199,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
         supported = kind in registry.method(s.method).cls.kinds
         cols = [(f"{get_metric(m).label}{combo_label(combo)}", m) for m in metrics] + [(f"fit s{combo_label(combo)}", None)]
         for h, m in cols:
-            cell = row.setdefault(h, Cell(expected=len({x.seed for x, _, _ in chosen}),
+            cell = row.setdefault(h, Cell(expected=len({rep_of(x) for x, _, _ in chosen}),
                                           lower_is_better=get_metric(m).lower_is_better if m else True,
                                           kind="metric" if m else "seconds"))
             if not supported:
@@ -202,7 +212,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
             elif not cell.failed:
                 cell.status = "ok"
                 cell.values.append(rec.metrics[m] if m else rec.fit_seconds)
-                cell.seeds.append(s.seed)
+                cell.seeds.append(rep_of(s))
                 cell.stale |= stale
     for label, vals in ref.items():
         row = rows.setdefault(label, {})
@@ -295,7 +305,8 @@ def average_ranks(sections: list[Section]) -> Section | None:
 def _title(dataset, dparams, split, recs, ds_entry) -> str:
     synthetic = ds_entry.cls.synthetic
     params = ", ".join(f"{k}={v}" for k, v in dparams)
-    return (f"{dataset}{'[' + params + ']' if params else ''} / {split}"
+    where = f"folds {split.replace(',', ', ')}" if "," in split else split
+    return (f"{dataset}{'[' + params + ']' if params else ''} / {where}"
             + (" (synthetic data)" if synthetic else ""))
 
 
@@ -305,9 +316,19 @@ def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
     notes = []
     kind = "synthetic, generated by bench (not real data)" if ds_entry.cls.synthetic else "real data"
     sizes = recs[0].split.get("sizes", {}) if recs else {}
-    notes.append(f"Dataset: {dataset} ({kind}); split `{split}`, fingerprint `{fps[0] if fps else 'n/a'}`"
-                 + (f", train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows" if sizes else ""))
-    notes.append(f"Seeds: {', '.join(map(str, seeds))}; cells are mean ± std over seeds ((n=k): only k of "
+    splits = list(dict.fromkeys(s.split for s, _, _ in chosen))
+    if len(splits) > 1:  # folds pooled like seeds
+        by_split = {r.split.get("name"): r.split.get("fingerprint") for r in recs}
+        notes.append(f"Dataset: {dataset} ({kind}); folds " + ", ".join(
+            f"`{x}` (fingerprint `{by_split.get(x, 'n/a')}`)" for x in splits)
+            + (f"; the first has train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows"
+               if sizes else ""))
+        over = "folds × seeds"
+    else:
+        notes.append(f"Dataset: {dataset} ({kind}); split `{split}`, fingerprint `{fps[0] if fps else 'n/a'}`"
+                     + (f", train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows" if sizes else ""))
+        over = "seeds"
+    notes.append(f"Seeds: {', '.join(map(str, seeds))}; cells are mean ± std over {over} ((n=k): only k of "
                  "them recorded yet); best in bold; "
                  "— = not run yet; n/a = method does not support this task kind; failed / timeout / oom / crashed "
                  "= the run's status, see its record")

@@ -174,7 +174,7 @@ def test_u_data_and_side_tables(data, ratings):
 
 
 def test_task(data, ratings):
-    task = M.MovieLens().load("random", data)
+    task = M.MovieLens(side_features=False).load("random", data)
     assert task.kind == "rating" and task.target == "rating" and tuple(task.metrics) == ("rmse", "mae")
     assert task.dataset == "movielens" and not task.synthetic
     assert list(task.X.columns) == ["user", "item"] == task.schema.columns
@@ -191,6 +191,27 @@ def test_task(data, ratings):
     np.testing.assert_array_equal(task.y, ratings["rating"].to_numpy(dtype=float))
     part = task.part("test")
     assert len(part) == len(task.split.test) and part.kind == "rating"
+
+
+def test_side_features_join_each_rating(data, ratings):
+    """u.user and u.item become continuous columns of each rating row, by the raw ids."""
+    task = M.MovieLens().load("random", data)
+    X = task.X
+    assert list(X.columns[:2]) == ["user", "item"]
+    assert task.schema.continuous == tuple(X.columns[2:])
+    assert {"user_age", "user_female", "user_occupation", "item_year", "genre_animation"} <= set(X.columns)
+    raw_user = np.asarray(task.categories["user"])[X["user"].to_numpy()]
+    raw_item = np.asarray(task.categories["item"])[X["item"].to_numpy()]
+    np.testing.assert_array_equal(raw_user, ratings["user"].to_numpy())
+    for uid, age, female in ((1, 24, 0.0), (2, 53, 1.0)):
+        rows = raw_user == uid
+        assert rows.any()
+        assert (X.loc[rows, "user_age"] == age).all() and (X.loc[rows, "user_female"] == female).all()
+    assert X.loc[~np.isin(raw_user, [1, 2]), "user_age"].isna().all()  # users u.user lacks
+    toy = raw_item == 1
+    if toy.any():
+        assert (X.loc[toy, "item_year"] == 1995).all() and (X.loc[toy, "genre_animation"] == 1).all()
+        assert (X.loc[toy, "genre_romance"] == 0).all()
 
 
 def test_ratings_dat(tmp_path, ratings):
