@@ -551,9 +551,12 @@ def _plot_sections(suite_name, out, results_dir, plugins, fn, default_name, what
 @click.option("--device", default="auto", show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False))
 @click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--label-top", type=int, default=0,
+              help="Label only the N most frequent levels of each column in train (e.g. the most rated movies).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG path.")
 @plugins_option
-def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, cache_dir, out, plugins) -> None:
+def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, cache_dir, label_top, out,
+                    plugins) -> None:
     """Project learned entity embeddings to 2-D (PCA). Reuses the network a "with EE" run trained
     on the same dataset, split and seed (from the cache folder), else trains it once."""
     from . import environment, plots
@@ -578,7 +581,17 @@ def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, ca
     if not hasattr(model, "embeddings"):
         raise click.UsageError(f"method {variant} has no embeddings()")
     cols = [c for c in columns.split(",") if c]
-    path = plots.embedding_projection(model.embeddings(), task.categories, cols, Path(out),
+    names = dict(task.categories or {})
+    if hasattr(ds, "level_names"):  # e.g. movie titles for MovieLens item codes
+        names.update({c: ds.level_names(task, c, ddir) or names.get(c) for c in cols})
+    top = None
+    if label_top:
+        import numpy as np
+
+        train_X = task.part("train").X
+        top = {c: np.bincount(train_X[c].to_numpy(), minlength=task.schema.categorical[c]).argsort()[::-1][:label_top].tolist()
+               for c in cols}
+    path = plots.embedding_projection(model.embeddings(), names, cols, Path(out), label_codes=top,
                                       title=f"{variant} embeddings on {dataset}/{split} "
                                             f"(fingerprint {task.split.fingerprint}, seed {seed})")
     click.echo(f"wrote {path}")

@@ -74,19 +74,29 @@ def pca_2d(matrix: np.ndarray) -> np.ndarray:
 
 
 def embedding_projection(embeddings: dict[str, np.ndarray], labels: dict[str, list] | None,
-                         columns: list[str], out: Path, title: str = "", max_labels: int = 40) -> Path:
-    """One panel per column: its learned embedding vectors projected to 2-D with PCA."""
+                         columns: list[str], out: Path, title: str = "", max_labels: int = 40,
+                         label_codes: dict[str, list[int]] | None = None) -> Path:
+    """One panel per column: its learned embedding vectors projected to 2-D with PCA.
+
+    Every level is labelled when there are at most ``max_labels``; otherwise only the codes in
+    ``label_codes[column]`` (say, the most rated movies), drawn in another colour."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(columns), figsize=(6 * len(columns), 5.5), squeeze=False)
+    wide = 9 if label_codes else 6
+    fig, axes = plt.subplots(1, len(columns), figsize=(wide * len(columns), wide - 0.5), squeeze=False)
     for ax, col in zip(axes[0], columns):
         if col not in embeddings:
             raise KeyError(f"no embedding for column {col!r}; have {', '.join(embeddings)}")
         xy = pca_2d(np.asarray(embeddings[col], dtype=np.float64))
         names = (labels or {}).get(col) or list(range(len(xy)))
-        ax.scatter(xy[:, 0], xy[:, 1], s=12 if len(xy) > max_labels else 40, alpha=0.7)
-        if len(xy) <= max_labels:
+        ax.scatter(xy[:, 0], xy[:, 1], s=12 if len(xy) > max_labels else 40, alpha=0.5 if label_codes else 0.7)
+        chosen = (label_codes or {}).get(col)
+        if len(xy) <= max_labels and not chosen:
             for (x, y), name in zip(xy, names):
                 ax.annotate(str(name), (x, y), fontsize=9, xytext=(3, 3), textcoords="offset points")
+        elif chosen:
+            ax.scatter(xy[chosen, 0], xy[chosen, 1], s=30, color="tab:red")
+            for code in chosen:
+                ax.annotate(str(names[code]), tuple(xy[code]), fontsize=8, xytext=(3, 3), textcoords="offset points")
         ax.set(title=f"{col} ({len(xy)} levels, dim {embeddings[col].shape[1]})", xlabel="PC 1", ylabel="PC 2")
     return _save(plt, fig, out, title)
 

@@ -711,6 +711,13 @@ class MovieLens(Dataset):
                                f"{', '.join(missing)} in {folder}. {self.how_to_get}")
         return folder
 
+    def level_names(self, task: Task, column: str, data_dir: Path) -> list[str] | None:
+        """Movie titles for the item codes (for plot labels); None for other columns."""
+        if column != "item":
+            return None
+        titles = item_titles(data_dir, self.release)
+        return [titles.get(raw, str(raw)) for raw in task.categories["item"]]
+
     def load(self, split: str | None, ctx: LoadContext) -> Task:
         split = self.check_split(split)
         folder = self.locate(ctx, split)

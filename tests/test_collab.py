@@ -151,3 +151,16 @@ def test_folds_and_split_together_are_refused(tmp_path):
                    '[[methods]]\nvariant = "bias"\n')
     with pytest.raises(SuiteError, match="folds"):
         load_suite(bad)
+
+
+def test_item_embedding_plot_labels_the_most_rated_items(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    out = tmp_path / "items.png"
+    res = CliRunner().invoke(main, ["plot", "embeddings", "--dataset", "movielens-sim", "--split", "random",
+                                    "--variant", "mf", "--columns", "item", "--label-top", "5",
+                                    "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

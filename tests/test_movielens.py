@@ -618,3 +618,13 @@ def test_sim_learnable():
     rmse_bias = np.sqrt(np.mean((te.y - pred) ** 2))
     rmse_mean = np.sqrt(np.mean((te.y - mu) ** 2))
     assert rmse_bias < 0.95 * rmse_mean
+
+
+def test_level_names_are_movie_titles(data):
+    ds = M.MovieLens()
+    task = ds.load("random", data)
+    names = ds.level_names(task, "item", data.data_dir)
+    raw = task.categories["item"]
+    assert len(names) == len(raw)
+    assert names[raw.index(1)] == "Toy Story (1995)"
+    assert ds.level_names(task, "user", data.data_dir) is None
