@@ -113,21 +113,47 @@ def _origin_short(origin) -> str:
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Writable cache folder (else $BENCH_CACHE, else the user cache).")
 @results_option
 @plugins_option
-@click.option("--timeout", type=float, help="Time budget per run in seconds, passed to methods.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Wall-clock limit per run (fit + predict) in seconds; beats the suite's. Methods are "
+                   "told 90% of it as their time budget.")
+@click.option("--memory-limit", help="Memory limit per run's worker, e.g. 4G or 512M; beats the suite's.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes running at once (one GPU each when there are GPUs).")
+@click.option("--executor", type=click.Choice(["local", "inline", "ray"]), default="local", show_default=True,
+              help="local: worker processes; inline: this process, no isolation (debugging); "
+                   "ray: Ray tasks (pip install 'bench[ray]').")
+@click.option("--address", help="With --executor ray: the cluster address (default: start a local instance).")
 @click.option("--force", is_flag=True, help="Re-run runs that are already recorded.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (and what is already recorded) without running.")
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "html", "csv", "none"]), default="md",
               show_default=True, help="Print the suite's table in this format when done.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, results_dir, plugins, timeout,
-        force, dry_run, fmt, quiet) -> None:
+        memory_limit, jobs, executor, address, force, dry_run, fmt, quiet) -> None:
     """Run a suite: every method on the same shared split of every dataset, one record per run.
 
-    Runs already recorded by the same plugin code on the same split are skipped (resume).
-    Exit status 1 when any run failed.
+    Each run executes in a worker process: an exception, a crash, or passing the time or memory
+    limit ends that run only (recorded as failed / crashed / timeout / oom) and the suite goes on.
+    Runs already recorded by the same plugin code on the same split are skipped (resume); several
+    `bench run` processes may share one results folder. Exit status 1 when any run failed,
+    130 when interrupted (Ctrl-C: finished runs are kept, nothing half-written).
     """
     from . import environment, table
+    from .limits import parse_memory
     from .runner import RunOptions, run_specs
+
+    try:
+        memory_mb = parse_memory(memory_limit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--memory-limit")
+    if address and executor != "ray":
+        raise click.UsageError("--address is for --executor ray")
+    if executor == "ray" and not dry_run:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise click.UsageError("--executor ray needs Ray, which is not installed: "
+                                   "pip install 'bench[ray]' (or pip install ray)")
 
     reg = _registry(plugins)
     suite = _suite(reg, suite_name)
@@ -144,7 +170,8 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         dev = environment.resolve_device(device)
     except RuntimeError as exc:
         raise click.UsageError(str(exc))
-    opts = RunOptions(data_dir=ddir, cache_dir=cdir, device=dev, force=force, timeout=timeout or suite.timeout,
+    opts = RunOptions(data_dir=ddir, cache_dir=cdir, device=dev, force=force, timeout=timeout,
+                      memory_limit_mb=memory_mb, jobs=jobs, executor=executor, address=address,
                       show_progress=not quiet, command=environment.command_line())
     if dry_run:
         from .runner import plan
@@ -156,6 +183,11 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
             click.echo(f"  [{st}] {s.describe()}")
         return
     summary = run_specs(reg, specs, store, opts, echo=lambda m: click.echo(m, err=True))
+    if summary.interrupted:
+        done = len(summary.outcomes)
+        click.echo(f"interrupted: {done} of {len(specs)} runs finished and recorded (or settled); "
+                   f"nothing half-written. {summary.line()}", err=True)
+        sys.exit(130)
     click.echo(summary.line(), err=True)
     if fmt != "none":
         sections = table.build(suite, reg, store, specs=specs)
