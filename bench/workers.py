@@ -30,7 +30,7 @@ from pathlib import Path
 from .spec import RunRecord
 
 POLL_S = 0.05  # how often the parent checks deadlines and memory
-TAIL_LINES = 20
+TAIL_LINES = 40
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, paren
     os.dup2(fd, 2)
     os.close(fd)
     sys.stdout.reconfigure(line_buffering=True)
-    faulthandler.enable()  # a segfault leaves a Python traceback in the log
+    faulthandler.enable(all_threads=False)  # a segfault leaves the Python stack in the log
 
     from .registry import partial
     from .runner import _TASKS, execute, load_task
@@ -160,7 +160,7 @@ def tail(path: Path, offset: int = 0, lines: int = TAIL_LINES) -> str:
             text = f.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])[-4000:]
+    return "\n".join(text.rstrip().splitlines()[-lines:])[-6000:]
 
 
 def _signal_name(code: int) -> str:
