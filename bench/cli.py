@@ -328,6 +328,44 @@ def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_vari
         click.echo(f"wrote {out}", err=True)
 
 
+@perf.command("harness")
+@click.option("--suite", "suite_name", default="smoke", show_default=True, help="The suite to run.")
+@click.option("--settings", default="inline,1,2", show_default=True,
+              help="Comma-separated: 'inline' (in this process, no isolation) and numbers of worker jobs.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False))
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the results as Markdown here.")
+@plugins_option
+def perf_harness(suite_name, settings, device, data_dir, cache_dir, out, plugins) -> None:
+    """Harness overhead: a suite's total wall time against the sum of its plugins' own fit + predict
+    time, in-process and in worker processes (serial and parallel), into a temporary results folder."""
+    from tabulate import tabulate
+
+    from . import environment, harness_perf
+
+    reg = _registry(plugins)
+    suite = _suite(reg, suite_name)
+    chosen = [s.strip() for s in settings.split(",") if s.strip()]
+    bad = [s for s in chosen if s != "inline" and not (s.isdigit() and int(s) > 0)]
+    if bad:
+        raise click.UsageError(f"--settings: {', '.join(bad)} is neither 'inline' nor a number of jobs")
+    dev = environment.resolve_device(device)
+    rows = harness_perf.measure(reg, suite.expand(reg), chosen, paths.data_dir(data_dir), paths.cache_dir(cache_dir),
+                                device=dev, echo=lambda m: click.echo(m))
+    if out:
+        text = "\n".join([f"# bench perf harness: suite {suite.name}", "",
+                          f"- Command: `{environment.command_line()}`",
+                          f"- Hardware: {environment.hardware(dev)}; device `{dev}`",
+                          "- Versions: " + ", ".join(f"{k} {v}" for k, v in environment.versions().items()),
+                          "- overhead ratio = wall time of the whole run / sum of the plugins' fit + predict "
+                          "seconds (1.0 = no overhead; with N jobs, 1/N is ideal)", "",
+                          tabulate(rows, headers="keys", tablefmt="github"), ""])
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+        click.echo(f"wrote {out}", err=True)
+
+
 @main.group()
 def plot() -> None:
     """PNG figures: learning curves from run records, learned embeddings in 2-D."""
