@@ -54,9 +54,16 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, parent_pid: int) -> None:
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, parent_pid: int,
+                threads: int | None = None) -> None:
     if gpu is not None:  # before anything imports torch
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    if threads is not None:  # N workers share the cores instead of each taking all of them
+        for var in THREAD_VARS:
+            os.environ.setdefault(var, str(threads))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent(parent_pid)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -191,9 +198,10 @@ class LocalExecutor:
         self.started_count += 1
         log = self.logdir / f"worker-{slot}-{self.started_count}.log"
         ours, theirs = self.ctx.Pipe()
+        threads = max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None
         proc = self.ctx.Process(target=worker_main, name=f"bench-worker-{slot}",
                                 args=(theirs, str(log), self.registry.sources, opts,
-                                      gpu[0] if gpu else None, os.getpid()))
+                                      gpu[0] if gpu else None, os.getpid(), threads))
         proc.start()
         theirs.close()
         w = _Worker(slot, proc, ours, log, gpu)
