@@ -182,7 +182,20 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         for s, st in rows:
             click.echo(f"  [{st}] {s.describe()}")
         return
-    summary = run_specs(reg, specs, store, opts, echo=lambda m: click.echo(m, err=True))
+    import signal
+
+    def stop(signum, frame):  # `kill` and CI cancellations stop as cleanly as Ctrl-C
+        raise KeyboardInterrupt
+
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main_thread else None
+    try:
+        summary = run_specs(reg, specs, store, opts, echo=lambda m: click.echo(m, err=True))
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     if summary.interrupted:
         done = len(summary.outcomes)
         click.echo(f"interrupted: {done} of {len(specs)} runs finished and recorded (or settled); "

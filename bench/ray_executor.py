@@ -29,6 +29,10 @@ def execute_remote(sources: dict, spec, files: list[str], entry_points: bool, op
     key = repr(sorted(sources.items()))
     _REGISTRIES[key] = partial(sources, files, entry_points, into=_REGISTRIES.get(key))
     registry = _REGISTRIES[key]
+    if opts.device.startswith("cuda"):  # Ray gave this task one GPU: the record names it
+        import ray
+
+        opts = dataclasses.replace(opts, device_label=f"cuda:{ray.get_gpu_ids()[0]}")
     task = load_task(registry, spec, opts.data_dir, opts.cache_dir)
     return execute(registry, spec, task, opts).to_dict()
 

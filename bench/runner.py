@@ -279,7 +279,11 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
     from .schedule import JobQueue
 
     summary = Summary()
-    jobs = prepare(registry, specs, store, opts, summary, echo)
+    try:
+        jobs = prepare(registry, specs, store, opts, summary, echo)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        return summary
     progress = Progress(len(jobs), show=opts.show_progress, echo=echo)
     queue = JobQueue(jobs, store, force=opts.force)
 

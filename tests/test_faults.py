@@ -67,7 +67,7 @@ class Hogs(Healthy):
 
     def fit(self, train, valid, ctx):
         chunks = []
-        for _ in range(200):  # up to 8 GB, 40 MB at a time, every page touched
+        for _ in range(50):  # up to 2 GB, 40 MB at a time, every page touched
             chunks.append(np.ones(5_000_000))
             time.sleep(0.005)
         time.sleep(120)

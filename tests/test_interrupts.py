@@ -93,11 +93,12 @@ def test_sigkilled_run_resumes_with_only_the_missing_runs(bench_process):
     assert _seeds(results) == list(range(SEEDS))
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(bench_process):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(bench_process, sig):
     start, results = bench_process
     proc = start()
     _wait_for_records(results, 1, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130, out
     assert "interrupted:" in out and "nothing half-written" in out
