@@ -85,7 +85,6 @@ def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, paren
         if msg is None:
             return
         spec, files, entry_points = msg
-        print(f"--- bench worker {os.getpid()}: {spec.describe()}", file=sys.stderr, flush=True)
         registry = partial(sources, files, entry_points, into=registry)
         which = (spec.dataset, spec.dataset_params, spec.split)
         if which != loaded:  # keep one dataset split in memory at a time
@@ -277,7 +276,11 @@ class LocalExecutor:
                         if w is not None:
                             self._stop(w, kill=True)
                         w = self._start(slot)
-                    self._dispatch(w, job)
+                    try:
+                        self._dispatch(w, job)
+                    except OSError:  # it died idle, just now: a fresh one takes the job
+                        self._stop(w, kill=True)
+                        self._dispatch(self._start(slot), job)
                 busy = [w for w in self.workers if w is not None and w.job is not None]
                 if not busy:
                     if not len(queue):
@@ -301,8 +304,8 @@ class LocalExecutor:
         for r in ready:
             w = by_sentinel.get(r)
             if w is not None and w.job is not None:
-                if w.conn.poll():  # it said something before dying
-                    self._receive(w, finished)
+                while w.job is not None and w.conn.poll() and self._receive(w, finished):
+                    pass  # read what it said before dying
                 if w.job is not None:
                     w.proc.join(1)
                     self._died(w, finished)
@@ -322,17 +325,19 @@ class LocalExecutor:
                     self._kill_and_record(w, "oom", f"worker memory reached {rss:.0f} MB, over its limit of "
                                           f"{job.memory_limit_mb:g} MB, and was killed", finished)
 
-    def _receive(self, w: _Worker, finished) -> None:
+    def _receive(self, w: _Worker, finished) -> bool:
+        """Handle one message; False when the pipe is closed (the worker is gone)."""
         try:
             msg = w.conn.recv()
         except (EOFError, OSError):
-            return
+            return False
         if msg[0] == "started":
             w.started = time.monotonic()
         elif msg[0] == "done":
             self._finish(w, RunRecord.from_dict(msg[1]), finished)
         elif msg[0] == "error":
             self._finish(w, self._fail(w, "failed", msg[1]), finished)
+        return True
 
     def _died(self, w: _Worker, finished) -> None:
         code = w.proc.exitcode
