@@ -3,7 +3,7 @@ VENV ?= .venv
 RESULTS_DIR ?= results
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv clean
+.PHONY: run test check expected venv clean
 
 venv: $(VENV)/.installed
 
@@ -15,6 +15,18 @@ $(VENV)/.installed: pyproject.toml
 # The main job on embedded data: the smoke suite, its table printed at the end.
 run: venv
 	$(VENV)/bin/bench run --suite smoke --results-dir $(RESULTS_DIR)
+
+# The smoke numbers in RESULTS_DIR against the committed ones (results/smoke/expected.json),
+# within per-metric tolerances; a readable diff and exit 1 when a number moved. What CI runs.
+check: venv
+	$(VENV)/bin/bench table --suite smoke --check --results-dir $(RESULTS_DIR) --against results/smoke/expected.json
+
+# Regenerate the committed smoke results (records, expected numbers, report page) after an
+# intended change; commit results/ afterwards.
+expected: venv
+	$(VENV)/bin/bench run --suite smoke --force --format none
+	$(VENV)/bin/bench table --suite smoke --write-expected
+	$(VENV)/bin/bench report --suite smoke
 
 # All tests.
 test: venv

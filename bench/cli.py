@@ -1,4 +1,7 @@
-"""The `bench` command line: list, run, table, check."""
+"""The `bench` command line: list, run, table, report, export, check, new, plot, perf.
+
+Commands only wire options to the modules that do the work (table, report, export, expected,
+scaffold, plots, conformance)."""
 from __future__ import annotations
 
 import sys
@@ -47,6 +50,8 @@ def main() -> None:
       bench run --suite smoke                 run a suite (resumes; --force re-runs)
       bench table --suite smoke --format md   render its comparison table
       bench check knn                         run the plugin contract checks on one method
+      bench report --suite smoke              results/smoke/README.md: tables, ranks, plots
+      bench new method my-ridge               a working plugin file to edit, and a suite to try it
 
     Data folder: --data-dir, else $BENCH_DATA, else a per-user data folder.
     Cache folder (converted data, artifacts): --cache-dir, else $BENCH_CACHE, else the user cache.
@@ -183,11 +188,10 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
             click.echo(f"  [{st}] {s.describe()}")
         return
     import signal
+    import threading
 
     def stop(signum, frame):  # `kill` and CI cancellations stop as cleanly as Ctrl-C
         raise KeyboardInterrupt
-
-    import threading
 
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, stop) if main_thread else None
@@ -216,17 +220,35 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
 @click.option("--suite", "suite_name", required=True, help="Suite name or .toml path.")
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "html", "csv"]), default="md", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--ci", is_flag=True, help="Add the 95 % t interval of the mean to metric cells.")
+@click.option("--compare-to", help="Row label or variant for the paired tests (▲/▼); default: the suite's "
+                                   "[table] compare_to; '' for none.")
+@click.option("--test", type=click.Choice(["t-test", "wilcoxon"]), help="Paired test over seeds (default: the suite's).")
+@click.option("--check", is_flag=True, help="Compare the records with the committed numbers (--against); "
+                                            "exit 1 with a readable diff when a number moved.")
+@click.option("--write-expected", is_flag=True, help="Write the records' numbers to --against (regenerate).")
+@click.option("--against", type=click.Path(dir_okay=False),
+              help="Expected-numbers file for --check / --write-expected [default: results/SUITE/expected.json].")
 @results_option
 @plugins_option
-def table_cmd(suite_name, fmt, out, results_dir, plugins) -> None:
-    """Render a suite's comparison table from the stored records (no data needed)."""
+def table_cmd(suite_name, fmt, out, ci, compare_to, test, check, write_expected, against, results_dir, plugins) -> None:
+    """Render a suite's comparison table from the stored records (no data needed).
+
+    With several datasets an average-rank table follows. --check / --write-expected compare with
+    or rewrite the committed expected numbers instead (what CI runs on the smoke suite).
+    """
     from . import table
 
     reg = _registry(plugins)
     suite = _suite(reg, suite_name)
+    if check or write_expected:
+        _check_expected(suite, reg, Store(Path(results_dir)), against, check, write_expected)
+        return
     try:
-        text = table.render(table.build(suite, reg, Store(Path(results_dir))), fmt,
-                            title=suite.table.title or f"suite {suite.name}")
+        sections = table.build(suite, reg, Store(Path(results_dir)), compare_to=compare_to, test=test)
+        ranks = table.average_ranks(sections)
+        text = table.render(sections + ([ranks] if ranks else []), fmt,
+                            title=suite.table.title or f"suite {suite.name}", ci=ci)
     except table.TableError as exc:
         raise click.ClickException(str(exc))
     except KeyError as exc:
@@ -238,16 +260,89 @@ def table_cmd(suite_name, fmt, out, results_dir, plugins) -> None:
         click.echo(text)
 
 
+def _check_expected(suite, reg, store, against, check, write_expected) -> None:
+    from . import expected
+
+    path = Path(against) if against else expected.default_path(suite)
+    now = expected.snapshot(suite, reg, store)
+    if write_expected:
+        expected.write(path, now)
+        click.echo(f"wrote {path} ({len(now['runs'])} runs)")
+        return
+    try:
+        committed = expected.read(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc))
+    diffs = expected.compare(committed, now, suite)
+    click.echo(expected.report(diffs, path, suite, len(now["runs"])))
+    sys.exit(1 if diffs else 0)
+
+
+@main.command("export")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Parquet file to write, e.g. runs.parquet.")
+@click.option("--suite", "suite_name", help="Only the records this suite's table shows (default: every record).")
+@results_option
+@plugins_option
+def export_cmd(out, suite_name, results_dir, plugins) -> None:
+    """Write run records as one flat parquet table (read it with pandas.read_parquet).
+
+    Columns: identity, status/error, times, metric.<name>, param.<name>, hardware, versions;
+    the per-epoch history stays as JSON text.
+    """
+    from . import export, table
+
+    store = Store(Path(results_dir))
+    if suite_name:
+        reg = _registry(plugins)
+        records = [r for _, r in table.chosen_records(_suite(reg, suite_name), reg, store) if r is not None]
+    else:
+        records = list(store.records())
+    if not records:
+        raise click.ClickException(f"no run records in {Path(results_dir) / 'runs'}")
+    path, n = export.write_parquet(records, Path(out))
+    click.echo(f"wrote {path} ({n} records)")
+
+
+@main.command("report")
+@click.option("--suite", "suite_names", multiple=True, required=True,
+              help="Suite(s) to write a page for (repeatable).")
+@click.option("--compare-to", help="Row label or variant for the paired tests (default: the suite's compare_to).")
+@click.option("--no-plots", is_flag=True, help="Tables and provenance only.")
+@results_option
+@plugins_option
+def report_cmd(suite_names, compare_to, no_plots, results_dir, plugins) -> None:
+    """Write results/SUITE/README.md (tables, average ranks, plots, provenance) and rewrite the
+    index results/README.md. Rendering only: nothing is fitted."""
+    from . import report, table
+
+    reg = _registry(plugins)
+    store = Store(Path(results_dir))
+    for name in suite_names:
+        suite = _suite(reg, name)
+        try:
+            page = report.suite_page(suite, reg, store, Path(results_dir), compare_to=compare_to,
+                                     with_plots=not no_plots)
+        except table.TableError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(f"wrote {page}")
+    click.echo(f"wrote {report.index(reg, store, Path(results_dir))}")
+
+
 @main.command()
 @click.argument("variant")
 @click.option("--kind", help="Only this task kind (default: every kind the method supports).")
 @click.option("--budget", type=float, default=60.0, show_default=True, help="Seconds allowed for fit+predict on tiny data.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (dataset checks of a dataset with files).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Cache folder (dataset checks).")
 @plugins_option
-def check(variant, kind, budget, plugins) -> None:
-    """Run the plugin contract checks on one method variant, on tiny data."""
+def check(variant, kind, budget, data_dir, cache_dir, plugins) -> None:
+    """Run the plugin contract checks on one method variant (on tiny data) or one dataset."""
     from . import conformance
 
     reg = _registry(plugins)
+    if variant not in reg.methods and variant in reg.datasets:
+        _check_dataset(reg, variant, data_dir, cache_dir)
+        return
     try:
         entry = reg.method(variant)
     except KeyError as exc:
@@ -265,6 +360,38 @@ def check(variant, kind, budget, plugins) -> None:
                        + ("" if r.ok else ": " + r.message.strip().splitlines()[0]))
     click.echo(f"{variant}: {'all checks passed' if not failed else f'{failed} check(s) failed'}")
     sys.exit(1 if failed else 0)
+
+
+def _check_dataset(reg, name, data_dir, cache_dir) -> None:
+    from . import conformance
+
+    results = conformance.dataset_checks(reg.dataset(name).cls, paths.data_dir(data_dir), paths.cache_dir(cache_dir))
+    for r in results:
+        click.echo(f"{'PASS' if r.ok else 'FAIL'} {name} {r.name} ({r.seconds:.2f}s)"
+                   + ("" if r.ok else ": " + r.message.strip().splitlines()[0]))
+    failed = sum(not r.ok for r in results)
+    click.echo(f"{name}: {'all checks passed' if not failed else f'{failed} check(s) failed'}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command("new")
+@click.argument("kind", type=click.Choice(["method", "dataset"]))
+@click.argument("name")
+@click.option("--dir", "folder", type=click.Path(file_okay=False),
+              help="Folder to write into [default: plugins/ for a method, datasets/ for a dataset].")
+@plugins_option
+def new_cmd(kind, name, folder, plugins) -> None:
+    """Write a working, commented plugin file from a template (and, for a method, a try-NAME
+    suite beside it). Never overwrites; prints what to do next."""
+    from . import scaffold
+
+    reg = _registry(plugins)
+    target = Path(folder) if folder else Path("plugins" if kind == "method" else "datasets")
+    try:
+        written = scaffold.create(kind, name, target, reg)
+    except scaffold.ScaffoldError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(scaffold.next_steps(kind, name, target, written))
 
 
 @main.group()
@@ -381,7 +508,7 @@ def perf_harness(suite_name, settings, device, data_dir, cache_dir, out, plugins
 
 @main.group()
 def plot() -> None:
-    """PNG figures: learning curves from run records, learned embeddings in 2-D."""
+    """PNG figures (headless): learning curves, metric bars, time vs metric, learned embeddings."""
 
 
 @plot.command("curves")
@@ -400,6 +527,40 @@ def plot_curves(suite_name, out, results_dir, plugins) -> None:
     try:
         plots.learning_curves(recs, path, title=f"{suite.name}: learning curves")
     except ValueError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"wrote {path}")
+
+
+@plot.command("bars")
+@click.option("--suite", "suite_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/metric-bars.png).")
+@results_option
+@plugins_option
+def plot_bars(suite_name, out, results_dir, plugins) -> None:
+    """The headline metric per method and dataset: bars of the mean, error bars ± std over seeds."""
+    _plot_sections(suite_name, out, results_dir, plugins, "metric_bars", "metric-bars.png", "metric (mean ± std over seeds)")
+
+
+@plot.command("scatter")
+@click.option("--suite", "suite_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/time-vs-metric.png).")
+@results_option
+@plugins_option
+def plot_scatter(suite_name, out, results_dir, plugins) -> None:
+    """Fit seconds against the headline metric, one point per run."""
+    _plot_sections(suite_name, out, results_dir, plugins, "time_vs_metric", "time-vs-metric.png", "fit time vs metric")
+
+
+def _plot_sections(suite_name, out, results_dir, plugins, fn, default_name, what) -> None:
+    from . import plots, table
+
+    reg = _registry(plugins)
+    suite = _suite(reg, suite_name)
+    path = Path(out) if out else Path(results_dir) / suite.name / default_name
+    try:
+        sections = table.build(suite, reg, Store(Path(results_dir)))
+        getattr(plots, fn)(sections, path, title=f"{suite.name}: {what}")
+    except (ValueError, table.TableError) as exc:
         raise click.ClickException(str(exc))
     click.echo(f"wrote {path}")
 

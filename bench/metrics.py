@@ -51,6 +51,9 @@ class Metric:
     fn: Callable[[np.ndarray, np.ndarray], float]
     lower_is_better: bool
     label: str
+    # relative tolerance of `bench table --check` (regenerated vs committed numbers); suites may
+    # loosen it in `[table.tolerance]`, e.g. for networks trained on another CPU
+    check_rtol: float = 1e-6
 
 
 METRICS: dict[str, Metric] = {

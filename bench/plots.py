@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -89,3 +89,81 @@ def embedding_projection(embeddings: dict[str, np.ndarray], labels: dict[str, li
                 ax.annotate(str(name), (x, y), fontsize=9, xytext=(3, 3), textcoords="offset points")
         ax.set(title=f"{col} ({len(xy)} levels, dim {embeddings[col].shape[1]})", xlabel="PC 1", ylabel="PC 2")
     return _save(plt, fig, out, title)
+
+
+def _headline_cells(section) -> list[tuple[str, str, Any, Any]]:
+    """(row label, column suffix, metric cell, fit-seconds cell) for the headline metric."""
+    by_h = {h: i for i, h in enumerate(section.headers)}
+    out = []
+    for label, cells in section.rows:
+        for h, suffix in section.headline:
+            if h in by_h and cells[by_h[h]].kind == "metric":
+                fit = cells[by_h[f"fit s{suffix}"]] if f"fit s{suffix}" in by_h else None
+                out.append((label, suffix, cells[by_h[h]], fit))
+    return out
+
+
+def _panels(plt, n: int, width: float, height: float):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+    return fig, axes[0]
+
+
+def metric_bars(sections, out: Path, title: str = "") -> Path:
+    """One panel per dataset: the headline metric per row (bars grouped by column), mean with
+    error bars of ± one standard deviation over seeds; failed runs written where the bar would be."""
+    plt = _pyplot()
+    sections = [s for s in sections if s.headline]
+    if not sections:
+        raise ValueError("no section with a headline metric to plot")
+    fig, axes = _panels(plt, len(sections), max(6.5, 1.2 + 0.9 * max(len(s.rows) for s in sections)), 4.8)
+    for ax, s in zip(axes, sections):
+        labels = list(dict.fromkeys(label for label, _ in s.rows))
+        suffixes = [suffix for _, suffix in s.headline]
+        width = 0.8 / max(len(suffixes), 1)
+        metric = s.headline[0][0][: len(s.headline[0][0]) - len(s.headline[0][1])] or "metric"
+        for j, suffix in enumerate(suffixes):
+            xs, means, errs = [], [], []
+            for label, suf, cell, _ in _headline_cells(s):
+                if suf != suffix:
+                    continue
+                x = labels.index(label) + (j - (len(suffixes) - 1) / 2) * width
+                if cell.mean is not None:
+                    xs.append(x)
+                    means.append(cell.mean)
+                    errs.append(np.std(cell.values, ddof=1) if len(cell.values) > 1 else 0.0)
+                elif cell.status != "missing":
+                    ax.annotate(cell.status, (x, 0), ha="center", va="bottom", rotation=90, fontsize=8,
+                                color="firebrick")
+            ax.bar(xs, means, width=width, yerr=errs, capsize=3, label=f"{metric}{suffix}")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(labels) - 0.4)  # room for a failed run's label where its bar would be
+        ax.set(title=s.title, ylabel=f"{metric} ({'lower' if s.lower_is_better else 'higher'} is better)")
+        if len(suffixes) > 1:
+            ax.legend(fontsize=8)
+    return _save(plt, fig, out, title or "mean ± std over seeds")
+
+
+def time_vs_metric(sections, out: Path, title: str = "") -> Path:
+    """One panel per dataset: fit seconds (log scale) against the headline metric, one point per
+    seed, one colour per row and column; the cheap-and-good corner is the one to look at."""
+    plt = _pyplot()
+    sections = [s for s in sections if s.headline]
+    fig, axes = _panels(plt, max(len(sections), 1), 6.0, 4.8)
+    drawn = 0
+    for ax, s in zip(axes, sections):
+        before = drawn
+        for label, suffix, cell, fit in _headline_cells(s):
+            if cell.mean is None or fit is None or fit.mean is None or len(fit.values) != len(cell.values):
+                continue
+            ax.scatter(np.maximum(fit.values, 1e-3), cell.values, s=30, alpha=0.8, label=label + suffix)
+            drawn += 1
+        metric = s.headline[0][0][: len(s.headline[0][0]) - len(s.headline[0][1])] or "metric"
+        ax.set_xscale("log")
+        ax.set(title=s.title, xlabel="fit seconds (log scale)",
+               ylabel=f"{metric} ({'lower' if s.lower_is_better else 'higher'} is better)")
+        if drawn > before:
+            ax.legend(fontsize=7)
+    if not drawn:
+        plt.close(fig)
+        raise ValueError("no run with both a fit time and a metric among the records")
+    return _save(plt, fig, out, title or "fit time vs metric")

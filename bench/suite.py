@@ -19,7 +19,8 @@ from .spec import RunSpec
 _TOP_KEYS = {"description", "seeds", "datasets", "methods", "table", "timeout", "memory_limit"}
 _DATASET_KEYS = {"name", "split", "params"}
 _METHOD_KEYS = {"variant", "params", "label", "column", "datasets", "timeout", "memory_limit"}
-_TABLE_KEYS = {"rows", "columns", "metrics", "reference", "title", "column_labels"}
+_TABLE_KEYS = {"rows", "columns", "metrics", "reference", "title", "column_labels", "compare_to", "test",
+               "tolerance"}
 
 
 class SuiteError(ValueError):
@@ -33,6 +34,10 @@ class TableLayout:
     reference: dict[str, dict[str, Any]] = field(default_factory=dict)  # row -> {column: value}
     column_labels: dict[str, str] = field(default_factory=dict)
     title: str = ""
+    compare_to: str = ""  # row label or variant the paired tests compare every other row with
+    test: str = "t-test"  # t-test | wilcoxon, paired over seeds
+    # `bench table --check` tolerances (relative): {metric: tol} or {variant-or-label: {metric: tol}}
+    tolerance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,4 +142,13 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
         datasets=datasets, methods=methods, timeout=timeout, memory_limit_mb=memory,
         table=TableLayout(columns=list(t.get("columns", [])), metrics=list(t.get("metrics", [])),
                           reference=dict(t.get("reference", {})),
-                          column_labels=dict(t.get("column_labels", {})), title=t.get("title", "")))
+                          column_labels=dict(t.get("column_labels", {})), title=t.get("title", ""),
+                          compare_to=str(t.get("compare_to", "")), test=_test_name(t, path),
+                          tolerance=dict(t.get("tolerance", {}))))
+
+
+def _test_name(t: dict, path: Path) -> str:
+    test = t.get("test", "t-test")
+    if test not in ("t-test", "wilcoxon"):
+        raise SuiteError(f"{path}: [table] test must be 't-test' or 'wilcoxon', not {test!r}")
+    return test

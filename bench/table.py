@@ -1,8 +1,10 @@
 """Comparison tables from stored records: rows = methods, columns = metrics × layout params.
 
-Cells are mean ± std over seeds, the best per column in bold, failures and gaps shown as such,
-and a footnote with dataset, split fingerprint, seeds, hardware, versions and command.
-Runs on different split fingerprints are never put side by side.
+Cells are mean ± std over seeds (optionally with the 95 % t interval), the best per column in
+bold, ▲/▼ where a paired test over seeds says a row beats / trails the suite's reference row,
+failures (failed, timeout, oom, crashed) and gaps shown by name, and a footnote with dataset,
+split fingerprint, seeds, hardware, versions and command. An extra table ranks the rows across
+the datasets of a suite. Runs on different split fingerprints are never put side by side.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
+from . import stats
 from .metrics import get_metric
 from .registry import Registry
 from .spec import RunRecord, RunSpec
@@ -23,6 +26,8 @@ from .store import Store
 from .suite import Suite
 
 FORMATS = ("md", "latex", "html", "csv")
+NOT_RUN = ("missing", "n/a")  # cell states that are not a run's status
+BETTER, WORSE = "▲", "▼"
 
 
 class TableError(ValueError):
@@ -32,31 +37,39 @@ class TableError(ValueError):
 @dataclass
 class Cell:
     values: list[float] = field(default_factory=list)
-    status: str = "missing"  # ok | failed | missing | n/a
+    status: str = "missing"  # ok | missing | n/a | a non-ok run status (failed, timeout, oom, ...)
     stale: bool = False
     lower_is_better: bool = True
     best: bool = False
-    kind: str = "metric"  # metric | seconds | reference
+    kind: str = "metric"  # metric | seconds | reference | rank
     expected: int = 0  # runs the suite asks for (seeds); fewer recorded values are flagged
+    seeds: list[int] = field(default_factory=list)  # the seed of each value, for paired tests
+    mark: str = ""  # BETTER / WORSE than the reference row (significant paired test)
 
     @property
     def mean(self) -> float | None:
         return float(np.mean(self.values)) if self.values and self.status == "ok" else None
 
-    def text(self) -> str:
-        if self.status == "failed":
-            return "failed"
-        if self.status == "n/a":
-            return "n/a"
+    @property
+    def failed(self) -> bool:
+        """A run of this cell ended with a non-ok status; the cell shows that status by name."""
+        return self.status not in ("ok",) + NOT_RUN
+
+    def text(self, ci: bool = False) -> str:
+        if self.failed or self.status == "n/a":
+            return self.status
         if self.status == "missing" or not self.values:
             return "—"
-        digits = 2 if self.kind == "seconds" else 4
+        digits = {"seconds": 2, "rank": 2, "count": 0}.get(self.kind, 4)
         s = f"{np.mean(self.values):.{digits}f}"
-        if len(self.values) > 1 and self.kind != "reference":
+        if len(self.values) > 1 and self.kind in ("metric", "seconds"):
             s += f" ± {np.std(self.values, ddof=1):.{digits}f}"
-        if self.kind != "reference" and 0 < len(self.values) < self.expected:
+            interval = stats.t_interval(self.values) if ci and self.kind == "metric" else None
+            if interval:
+                s += f" [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+        if self.kind in ("metric", "seconds") and 0 < len(self.values) < self.expected:
             s += f" (n={len(self.values)})"
-        return s + ("†" if self.stale else "")
+        return s + (f" {self.mark}" if self.mark else "") + ("†" if self.stale else "")
 
 
 @dataclass
@@ -65,6 +78,9 @@ class Section:
     headers: list[str]
     rows: list[tuple[str, list[Cell]]]
     notes: list[str]
+    # the headline metric's columns, (header, column suffix), and its direction: for ranks and plots
+    headline: list[tuple[str, str]] = field(default_factory=list)
+    lower_is_better: bool = True
 
 
 def _pick(records: list[RunRecord], method_hash: str, dataset_hash: str) -> tuple[RunRecord | None, bool]:
@@ -87,11 +103,29 @@ def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRe
         rec, _ = _pick(by_id.get(s.spec_id, []), registry.method(s.method).origin.source_hash,
                        registry.dataset(s.dataset).origin.source_hash)
         if rec is not None and rec.status == "ok":
-            out.append(dataclasses.replace(rec, label=s.label))  # this suite's name for the row
+            # this suite's name for the row, and its column group when it has one (ee-paper's "with EE")
+            out.append(dataclasses.replace(rec, label=s.label + (f" ({s.column})" if s.column else "")))
     return out
 
 
-def build(suite: Suite, registry: Registry, store: Store, specs: list[RunSpec] | None = None) -> list[Section]:
+def chosen_records(suite: Suite, registry: Registry, store: Store,
+                   specs: list[RunSpec] | None = None) -> list[tuple[RunSpec, RunRecord | None]]:
+    """Each of the suite's runs with the record its table shows (any status), or None."""
+    by_id: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in store.records():
+        by_id[rec.spec_id].append(rec)
+    out = []
+    for s in (specs if specs is not None else suite.expand(registry)):
+        rec, _ = _pick(by_id.get(s.spec_id, []), registry.method(s.method).origin.source_hash,
+                       registry.dataset(s.dataset).origin.source_hash)
+        out.append((s, rec))
+    return out
+
+
+def build(suite: Suite, registry: Registry, store: Store, specs: list[RunSpec] | None = None,
+          compare_to: str | None = None, test: str | None = None) -> list[Section]:
+    """One section per dataset/split. ``compare_to`` (a row label or variant; default: the suite's
+    ``[table] compare_to``) marks the cells a paired test over seeds finds better or worse."""
     specs = specs if specs is not None else suite.expand(registry)
     by_id: dict[str, list[RunRecord]] = defaultdict(list)
     for rec in store.records():
@@ -99,11 +133,13 @@ def build(suite: Suite, registry: Registry, store: Store, specs: list[RunSpec] |
     groups: dict[tuple, list[RunSpec]] = OrderedDict()
     for s in specs:
         groups.setdefault((s.dataset, s.dataset_params, s.split), []).append(s)
-    return [_section(suite, registry, key, group, by_id) for key, group in groups.items()]
+    ref = suite.table.compare_to if compare_to is None else compare_to
+    return [_section(suite, registry, key, group, by_id, ref, test or suite.table.test)
+            for key, group in groups.items()]
 
 
 def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
-             by_id: dict[str, list[RunRecord]]) -> Section:
+             by_id: dict[str, list[RunRecord]], compare_to: str = "", test: str = "t-test") -> Section:
     dataset, dparams, split = key
     ds_entry = registry.dataset(dataset)
     chosen: list[tuple[RunSpec, RunRecord | None, bool]] = []
@@ -161,10 +197,12 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
             elif rec is None:
                 pass
             elif rec.status != "ok":
-                cell.status = "failed"
-            elif cell.status != "failed":
+                if not cell.failed:  # one failed seed fails the cell; the first status is shown
+                    cell.status = rec.status or "failed"
+            elif not cell.failed:
                 cell.status = "ok"
                 cell.values.append(rec.metrics[m] if m else rec.fit_seconds)
+                cell.seeds.append(s.seed)
                 cell.stale |= stale
     for label, vals in ref.items():
         row = rows.setdefault(label, {})
@@ -176,8 +214,82 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
             best = min(cells, key=lambda c: c.mean) if cells[0].lower_is_better else max(cells, key=lambda c: c.mean)
             best.best = True
     table_rows = [(label, [r.get(h, Cell()) for h in headers]) for label, r in rows.items()]
+    notes = _notes(dataset, dparams, split, chosen, fps, ds_entry)
+    if compare_to:
+        notes.append(_compare(rows, chosen, compare_to, test))
+    failed = sorted({f"{s.label} seed {s.seed}: {r.status}" for s, r, _ in chosen if r is not None and r.status != "ok"})
+    if failed:
+        notes.append("Runs that did not finish (shown by status, never dropped): " + "; ".join(failed))
+    headline = [(f"{get_metric(metrics[0]).label}{combo_label(c)}", combo_label(c)) for c in combos] if metrics else []
     return Section(title=_title(dataset, dparams, split, recs, ds_entry), headers=headers, rows=table_rows,
-                   notes=_notes(dataset, dparams, split, chosen, fps, ds_entry))
+                   notes=notes, headline=headline,
+                   lower_is_better=get_metric(metrics[0]).lower_is_better if metrics else True)
+
+
+def _compare(rows: "OrderedDict[str, dict[str, Cell]]", chosen: list, compare_to: str, test: str) -> str:
+    """Mark each metric cell that a paired test over seeds finds better (▲) or worse (▼) than the
+    reference row's cell in the same column; returns the footnote saying what was done."""
+    ref_label = compare_to if compare_to in rows else next(
+        (s.label for s, _, _ in chosen if s.method == compare_to), None)
+    if ref_label is None:
+        return f"Paired comparison: reference `{compare_to}` is not a row of this table; no marks."
+    too_few, tested = 0, 0
+    for label, row in rows.items():
+        if label == ref_label:
+            continue
+        for h, cell in row.items():
+            ref = rows[ref_label].get(h)
+            if cell.kind != "metric" or cell.mean is None or ref is None or ref.mean is None:
+                continue
+            cmp = stats.paired(dict(zip(cell.seeds, cell.values)), dict(zip(ref.seeds, ref.values)),
+                               cell.lower_is_better, test)
+            if cmp.n < stats.min_pairs(test):
+                too_few += 1
+                continue
+            tested += 1
+            if cmp.significant:
+                cell.mark = BETTER if cmp.better else WORSE
+    what = "paired t-test" if test == "t-test" else "Wilcoxon signed-rank test"
+    note = (f"{BETTER} / {WORSE}: significantly better / worse than `{ref_label}` in the same column "
+            f"({what} over seeds, p < {stats.ALPHA}); no mark: no significant difference")
+    if too_few:
+        note += (f"; {too_few} cell(s) not tested: fewer than {stats.min_pairs(test)} seeds paired with "
+                 f"the reference (too few for the test)")
+    return note + "."
+
+
+def average_ranks(sections: list[Section]) -> Section | None:
+    """Each row × column group ranked on every dataset's headline metric (1 = best, ties averaged),
+    then averaged over the datasets where it has a value. None with fewer than two datasets."""
+    if len(sections) < 2:
+        return None
+    per: "OrderedDict[str, dict[str, Cell]]" = OrderedDict()
+    titles = [s.title.split(" (synthetic")[0] for s in sections]
+    for s, title in zip(sections, titles):
+        by_h = {h: i for i, h in enumerate(s.headers)}
+        entries = [(label + suffix, cells[by_h[h]]) for label, cells in s.rows
+                   for h, suffix in s.headline if h in by_h and cells[by_h[h]].kind == "metric"]
+        valued = [(name, c) for name, c in entries if c.mean is not None]
+        rk = stats.ranks([c.mean for _, c in valued], s.lower_is_better) if valued else []
+        for name, c in entries:
+            per.setdefault(name, {})[title] = Cell(status=c.status if c.status != "ok" else "missing", kind="rank")
+        for (name, _), r in zip(valued, rk):
+            per[name][title] = Cell(values=[float(r)], status="ok", kind="rank")
+    headers = ["average rank", "datasets"] + titles
+    rows = []
+    for name, cells in per.items():
+        got = [c.values[0] for c in cells.values() if c.status == "ok"]
+        avg = Cell(values=[float(np.mean(got))] if got else [], status="ok" if got else "missing", kind="rank")
+        count = Cell(values=[float(len(got))], status="ok", kind="count")
+        rows.append((name, [avg, count] + [cells.get(t, Cell(kind="rank")) for t in titles]))
+    valued = [r[1][0] for r in rows if r[1][0].mean is not None]
+    if len(valued) > 1:
+        min(valued, key=lambda c: c.mean).best = True
+    rows.sort(key=lambda r: (r[1][0].mean is None, r[1][0].mean or 0.0))
+    notes = ["Rank 1 = best on each dataset's headline metric (direction-aware: lower is better for errors, "
+             "higher for accuracy); ties share the average rank; the average is over the datasets where "
+             "the row has a value (column `datasets`); a failed or missing run is not ranked there."]
+    return Section(title="average rank across datasets", headers=headers, rows=rows, notes=notes)
 
 
 def _title(dataset, dparams, split, recs, ds_entry) -> str:
@@ -197,7 +309,8 @@ def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
                  + (f", train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows" if sizes else ""))
     notes.append(f"Seeds: {', '.join(map(str, seeds))}; cells are mean ± std over seeds ((n=k): only k of "
                  "them recorded yet); best in bold; "
-                 "— = not run yet; n/a = method does not support this task kind; failed = see the run record")
+                 "— = not run yet; n/a = method does not support this task kind; failed / timeout / oom / crashed "
+                 "= the run's status, see its record")
     hw = sorted({r.hardware for r in recs if r.hardware})
     if hw:
         notes.append("Hardware: " + "; ".join(hw))
@@ -215,15 +328,16 @@ def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
     return notes
 
 
-def _fmt_cell(cell: Cell, fmt: str) -> str:
-    t = cell.text()
+def _fmt_cell(cell: Cell, fmt: str, ci: bool = False) -> str:
+    t = cell.text(ci)
     if cell.best:
         # LaTeX: escape inside the bold (± and † too); _latex leaves \textbf cells as they are
         return {"md": f"**{t}**", "latex": f"\\textbf{{{_latex_escape(t)}}}", "html": f"<b>{t}</b>"}.get(fmt, t)
     return t
 
 
-def render(sections: list[Section], fmt: str = "md", title: str = "") -> str:
+def render(sections: list[Section], fmt: str = "md", title: str = "", ci: bool = False) -> str:
+    """The sections as text; ``ci`` adds the 95 % t interval of the mean to metric cells."""
     if fmt not in FORMATS:
         raise TableError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     out = io.StringIO()
@@ -236,13 +350,13 @@ def render(sections: list[Section], fmt: str = "md", title: str = "") -> str:
         for s in sections:
             for label, cells in s.rows:
                 by_h = dict(zip(s.headers, cells))
-                w.writerow([s.title, label] + [by_h[h].text() if h in by_h else "" for h in all_headers])
+                w.writerow([s.title, label] + [by_h[h].text(ci) if h in by_h else "" for h in all_headers])
         return out.getvalue()
     tablefmt = {"md": "github", "latex": "latex_raw", "html": "unsafehtml"}[fmt]
     if title:
         out.write({"md": f"## {title}\n\n", "latex": f"% {title}\n", "html": f"<h2>{title}</h2>\n"}[fmt])
     for s in sections:
-        body = [[label] + [_fmt_cell(c, fmt) for c in cells] for label, cells in s.rows]
+        body = [[label] + [_fmt_cell(c, fmt, ci) for c in cells] for label, cells in s.rows]
         if fmt == "md":
             out.write(f"### {s.title}\n\n")
             out.write(tabulate(body, headers=["method"] + s.headers, tablefmt=tablefmt, disable_numparse=True))
@@ -258,7 +372,8 @@ def render(sections: list[Section], fmt: str = "md", title: str = "") -> str:
 
 def _latex_escape(s: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("±", r"$\pm$"), ("—", "--"), ("†", r"$^\dagger$")):
+                 ("±", r"$\pm$"), ("—", "--"), ("†", r"$^\dagger$"), (BETTER, r"$\uparrow$"),
+                 (WORSE, r"$\downarrow$")):
         s = s.replace(a, b)
     return s
 

@@ -28,6 +28,8 @@ def test_wheel_ships_builtin_plugins_outside_the_package(wheel):
     assert "_bench_builtin/plugins/knn.py" in names
     assert "_bench_builtin/datasets/rossmann.py" in names
     assert "_bench_builtin/suites/smoke.toml" in names
+    assert {"bench/templates/method.py.tmpl", "bench/templates/dataset.py.tmpl",
+            "bench/templates/suite.toml.tmpl"} <= set(names)  # `bench new` works from a wheel
     assert not any(n.startswith(("plugins/", "datasets/")) for n in names)
 
 

@@ -46,3 +46,37 @@ def test_embedding_projection_png_and_unknown_column(tmp_path):
     assert out.read_bytes()[:8] == PNG_MAGIC
     with pytest.raises(KeyError, match="no embedding for column 'day'"):
         plots.embedding_projection(emb, labels, ["day"], tmp_path / "bad.png")
+
+
+def _sections_with_failure(tmp_path):
+    from bench.table import Cell, Section
+
+    def cell(vals, **kw):
+        return Cell(values=vals, status="ok" if vals else kw.pop("status", "missing"), seeds=list(range(len(vals))), **kw)
+
+    s1 = Section(title="a / x", headers=["MAPE", "fit s"], notes=[], headline=[("MAPE", "")],
+                 rows=[("m1", [cell([0.1, 0.12]), cell([1.0, 2.0], kind="seconds")]),
+                       ("m2", [cell([], status="timeout"), cell([], status="timeout", kind="seconds")])])
+    s2 = Section(title="b / y", headers=["accuracy", "fit s"], notes=[], headline=[("accuracy", "")],
+                 lower_is_better=False,
+                 rows=[("m1", [cell([0.9]), cell([0.5], kind="seconds")]),
+                       ("m2", [cell([0.8]), cell([3.0], kind="seconds")])])
+    return [s1, s2]
+
+
+def test_metric_bars_and_time_scatter_png(tmp_path):
+    sections = _sections_with_failure(tmp_path)
+    bars = plots.metric_bars(sections, tmp_path / "bars.png", title="t")
+    scatter = plots.time_vs_metric(sections, tmp_path / "scatter.png", title="t")
+    for p in (bars, scatter):
+        data = p.read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 5000
+
+
+def test_scatter_without_times_is_an_error(tmp_path):
+    sections = _sections_with_failure(tmp_path)
+    for s in sections:
+        s.rows = [(label, [cells[0]]) for label, cells in s.rows]
+        s.headers = s.headers[:1]
+    with pytest.raises(ValueError, match="no run with both a fit time and a metric"):
+        plots.time_vs_metric(sections, tmp_path / "x.png")

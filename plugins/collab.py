@@ -1,0 +1,422 @@
+"""Collaborative filtering for ``rating`` tasks (user, item -> rating): the classic ladder.
+
+- ``global-mean``: every prediction is the train mean (the floor every method must beat).
+- ``bias``: ``mu + b_user + b_item``, the regularized biases fitted by alternating least squares
+  (Koren's baseline predictor; Surprise's ``BaselineOnly`` with its defaults).
+- ``mf``: dot-product matrix factorization with biases and a sigmoid y-range, fastai's collab
+  model (``EmbeddingDotBias``), trained by the shared ``bench.nn`` loop.
+- ``ncf``, ``ncf-dropout``, ``ncf-bn``: neural CF, concatenated user and item embeddings
+  through an MLP (fastai's ``EmbeddingNN``), with dropout or batchnorm.
+- ``item-knn``, ``item-knn-cosine``: item-based neighbours over co-ratings with shrinkage;
+  by default Pearson correlation of the baseline residuals and a baseline-plus-residuals
+  prediction (Koren 2010; Surprise's ``KNNBaseline``), or plain cosine on raw ratings.
+
+The task's categorical columns ``user`` and ``item`` are the ids; other columns (side
+features) are ignored here and used by the tree baselines. ``mf`` and ``ncf`` hand their
+learned user and item vectors to the tree baselines through ``embeddings()`` (their
+``encoding="ee"`` with ``ee_variant="mf"``), as the tabular "with EE" column does.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy import sparse
+from torch import nn
+
+from bench import FitContext, Method, NotFittedError, Part
+from bench import nn as bnn
+
+
+def ids(X: pd.DataFrame, schema) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """User and item codes of a rating part, with the schema's cardinalities."""
+    missing = [c for c in ("user", "item") if c not in getattr(X, "columns", ())]
+    if missing:
+        raise ValueError(f"a rating task needs categorical columns 'user' and 'item'; missing {missing}")
+    return (X["user"].to_numpy(np.int64), X["item"].to_numpy(np.int64),
+            int(schema.categorical["user"]), int(schema.categorical["item"]))
+
+
+def rating_range(y: np.ndarray) -> tuple[float, float]:
+    return float(np.min(y)), float(np.max(y))
+
+
+class GlobalMean(Method):
+    name = "global-mean"
+    kinds = ("rating",)
+    description = "the train mean for every rating (the floor)"
+    defaults: dict[str, Any] = {}
+
+    def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "GlobalMean":
+        self.mean_ = float(np.mean(train.y))
+        return self
+
+    def predict(self, data: Part) -> np.ndarray:
+        if not hasattr(self, "mean_"):
+            raise NotFittedError(f"{self.name}: predict called before fit")
+        return np.full(len(data), self.mean_)
+
+
+def fit_biases(u: np.ndarray, i: np.ndarray, r: np.ndarray, n_users: int, n_items: int,
+               reg_user: float, reg_item: float, epochs: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """``mu, b_user, b_item`` by alternating least squares with ridge penalties (Koren 2010)."""
+    mu = float(r.mean())
+    bu, bi = np.zeros(n_users), np.zeros(n_items)
+    n_u = np.bincount(u, minlength=n_users)
+    n_i = np.bincount(i, minlength=n_items)
+    for _ in range(epochs):
+        bu = np.bincount(u, weights=r - mu - bi[i], minlength=n_users) / (reg_user + n_u)
+        bi = np.bincount(i, weights=r - mu - bu[u], minlength=n_items) / (reg_item + n_i)
+    return mu, bu, bi
+
+
+class Biases(Method):
+    name = "bias"
+    kinds = ("rating",)
+    description = "global mean + regularized user and item biases (ALS; Surprise's BaselineOnly)"
+    defaults = {
+        "reg_user": 15.0,  # ridge penalty of the user biases (Surprise's default)
+        "reg_item": 10.0,  # ridge penalty of the item biases
+        "epochs": 10,      # ALS sweeps
+    }
+
+    def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "Biases":
+        p = self.params
+        u, i, nu, ni = ids(train.X, train.schema)
+        self.mu_, self.bu_, self.bi_ = fit_biases(u, i, np.asarray(train.y, np.float64), nu, ni,
+                                                  p["reg_user"], p["reg_item"], int(p["epochs"]))
+        self.range_ = rating_range(train.y)
+        return self
+
+    def predict(self, data: Part) -> np.ndarray:
+        if not hasattr(self, "mu_"):
+            raise NotFittedError(f"{self.name}: predict called before fit")
+        u, i, _, _ = ids(data.X, data.schema)
+        return np.clip(self.mu_ + self.bu_[u] + self.bi_[i], *self.range_)
+
+
+# -- item-based neighbours --------------------------------------------------------------------
+
+class ItemKNN(Method):
+    name = "item-knn"
+    kinds = ("rating",)
+    description = "item-based k nearest neighbours over co-ratings, shrunk similarities"
+    defaults = {
+        "k": 40,                          # neighbours per prediction (items the user rated)
+        "similarity": "pearson_baseline",  # pearson_baseline | pearson | cosine
+        "shrinkage": 100.0,               # sim * (n_common - 1) / (n_common - 1 + shrinkage)
+        "baseline": True,                 # predict baseline + neighbours' residuals (else item mean)
+        "reg_user": 15.0,                 # the baseline's ridge penalties (see ``bias``)
+        "reg_item": 10.0,
+        "max_items": 30000,               # the item x item similarity is dense: refuse bigger
+    }
+    variants = {
+        "item-knn": {},
+        "item-knn-cosine": {"similarity": "cosine", "shrinkage": 0.0, "baseline": False},
+    }
+
+    def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "ItemKNN":
+        p = self.params
+        u, i, nu, ni = ids(train.X, train.schema)
+        if ni > p["max_items"]:
+            raise ValueError(f"{self.name}: {ni:,} items need a dense {ni:,} x {ni:,} similarity matrix; "
+                             f"raise max_items (now {p['max_items']:,}) if you have the memory")
+        if p["similarity"] not in ("pearson_baseline", "pearson", "cosine"):
+            raise ValueError(f"similarity must be pearson_baseline, pearson or cosine, not {p['similarity']!r}")
+        r = np.asarray(train.y, np.float64)
+        mu, bu, bi = fit_biases(u, i, r, nu, ni, p["reg_user"], p["reg_item"], 10)
+        item_mean = np.bincount(i, weights=r, minlength=ni) / np.maximum(np.bincount(i, minlength=ni), 1)
+        item_mean[np.bincount(i, minlength=ni) == 0] = mu
+        # the values whose co-rating correlation is the similarity
+        centred = {"pearson_baseline": r - (mu + bu[u] + bi[i]), "pearson": r - item_mean[i],
+                   "cosine": r}[p["similarity"]]
+        self.sim_ = item_similarity(u, i, centred, nu, ni, float(p["shrinkage"]))
+        # the residuals the prediction averages: from the baseline, or from the item means
+        self.offset_ = (mu, bu, bi) if p["baseline"] else None
+        self.item_mean_ = item_mean
+        resid = r - (mu + bu[u] + bi[i]) if p["baseline"] else r - item_mean[i]
+        self.ratings_ = sparse.csr_matrix((resid, (u, i)), shape=(nu, ni))
+        self.rated_ = sparse.csr_matrix((np.ones_like(r), (u, i)), shape=(nu, ni))
+        self.range_ = rating_range(r)
+        return self
+
+    def predict(self, data: Part) -> np.ndarray:
+        if not hasattr(self, "sim_"):
+            raise NotFittedError(f"{self.name}: predict called before fit")
+        u, i, _, _ = ids(data.X, data.schema)
+        if self.offset_ is not None:
+            mu, bu, bi = self.offset_
+            base = mu + bu[u] + bi[i]
+        else:
+            base = self.item_mean_[i].copy()
+        k = int(self.params["k"])
+        out = base.copy()
+        order = np.argsort(u, kind="stable")
+        bounds = np.flatnonzero(np.diff(u[order])) + 1
+        for rows in np.split(order, bounds):
+            if not len(rows):
+                continue
+            user = u[rows[0]]
+            lo, hi = self.ratings_.indptr[user], self.ratings_.indptr[user + 1]
+            seen, resid = self.ratings_.indices[lo:hi], self.ratings_.data[lo:hi]
+            if not len(seen):
+                continue
+            S = self.sim_[np.ix_(i[rows], seen)]  # (targets, items the user rated)
+            if len(seen) > k:  # keep the k most similar rated items per target
+                cut = np.argpartition(-S, k - 1, axis=1)[:, k:]
+                np.put_along_axis(S, cut, 0.0, axis=1)
+            S = np.maximum(S, 0.0)  # only positively correlated neighbours vote
+            weight = S.sum(1)
+            has = weight > 0
+            out[rows[has]] += (S[has] @ resid) / weight[has]
+        return np.clip(out, *self.range_)
+
+
+def item_similarity(u: np.ndarray, i: np.ndarray, values: np.ndarray, n_users: int, n_items: int,
+                    shrinkage: float) -> np.ndarray:
+    """Item x item correlation over co-rating users, shrunk toward 0 for few co-ratings.
+
+    ``sim(a, b) = sum_u v_ua v_ub / sqrt(sum_u v_ua^2 * sum_u v_ub^2)``, every sum over the users
+    who rated both, times ``(n_ab - 1) / (n_ab - 1 + shrinkage)``. Sparse products, dense result.
+    """
+    V = sparse.csr_matrix((values, (u, i)), shape=(n_users, n_items))
+    M = sparse.csr_matrix((np.ones_like(values), (u, i)), shape=(n_users, n_items))
+    V2 = V.multiply(V).tocsr()
+    num = (V.T @ V).toarray()
+    sq = (V2.T @ M).toarray()  # sq[a, b] = sum over co-raters of v_ua^2
+    n_common = (M.T @ M).toarray()
+    den = np.sqrt(sq * sq.T)
+    sim = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    if shrinkage > 0:
+        sim *= np.maximum(n_common - 1, 0) / (np.maximum(n_common - 1, 0) + shrinkage)
+    np.fill_diagonal(sim, 0.0)
+    return sim.astype(np.float32)
+
+
+# -- embedding models through the shared NN core ---------------------------------------------
+
+class DotBias(nn.Module):
+    """``sigmoid(u . v + b_u + b_v)`` stretched over the y-range (fastai's EmbeddingDotBias)."""
+
+    def __init__(self, n_users: int, n_items: int, k: int, y_range: tuple[float, float]):
+        super().__init__()
+        self.user, self.item = nn.Embedding(n_users, k), nn.Embedding(n_items, k)
+        self.user_bias, self.item_bias = nn.Embedding(n_users, 1), nn.Embedding(n_items, 1)
+        for e in (self.user, self.item, self.user_bias, self.item_bias):
+            nn.init.normal_(e.weight, 0.0, 0.01)
+        self.y_range = y_range
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u, i = x[:, 0], x[:, 1]
+        dot = (self.user(u) * self.item(i)).sum(1)
+        z = dot + self.user_bias(u).squeeze(1) + self.item_bias(i).squeeze(1)
+        lo, hi = self.y_range
+        return torch.sigmoid(z) * (hi - lo) + lo
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        """Each user's and item's factors with its bias as the last column."""
+        def cat(e, b):
+            return torch.cat([e.weight, b.weight], 1).detach().float().cpu().numpy()
+        return {"user": cat(self.user, self.user_bias), "item": cat(self.item, self.item_bias)}
+
+
+class ConcatMLP(nn.Module):
+    """User and item embeddings, concatenated, through ReLU layers (fastai's EmbeddingNN)."""
+
+    def __init__(self, n_users: int, n_items: int, k_user: int, k_item: int, hidden: list[int],
+                 dropout: float, batchnorm: bool, emb_dropout: float, y_range: tuple[float, float]):
+        super().__init__()
+        self.user, self.item = nn.Embedding(n_users, k_user), nn.Embedding(n_items, k_item)
+        for e in (self.user, self.item):
+            nn.init.normal_(e.weight, 0.0, 0.01)
+        self.emb_drop = nn.Dropout(emb_dropout)
+        layers: list[nn.Module] = []
+        width = k_user + k_item
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(h))
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 1)
+        self.y_range = y_range
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.emb_drop(torch.cat([self.user(x[:, 0]), self.item(x[:, 1])], 1))
+        lo, hi = self.y_range
+        return torch.sigmoid(self.head(self.body(h)).squeeze(1)) * (hi - lo) + lo
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        return {"user": self.user.weight.detach().float().cpu().numpy(),
+                "item": self.item.weight.detach().float().cpu().numpy()}
+
+
+EMBEDDING_DEFAULTS: dict[str, Any] = {
+    "y_range": "auto",   # (low, high) of the sigmoid; auto: from the train ratings, 1..5 -> (0, 5.5)
+    "epochs": 5,
+    "batch_size": 64,
+    "optimizer": "adamw",
+    "lr": 5e-3,
+    "weight_decay": 0.1,  # decoupled, on every embedding row (fastai's collab default)
+    "schedule": "onecycle",
+    "ensemble": 1,       # models averaged, each its own seed
+    "amp": False,        # tiny embedding models gain nothing from bf16
+    "train_options": None,  # any other bench.nn.TrainConfig field
+}
+
+
+class _EmbeddingCF(Method):
+    """Shared fit/predict of the embedding models: ids as one int tensor, MSE, the NN core."""
+
+    kinds = ("rating",)
+
+    def _network(self, n_users: int, n_items: int, y_range: tuple[float, float]) -> nn.Module:
+        raise NotImplementedError
+
+    def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "_EmbeddingCF":
+        p = self.params
+        u, i, nu, ni = ids(train.X, train.schema)
+        y = np.asarray(train.y, np.float64)
+        if p["y_range"] == "auto":
+            lo, hi = rating_range(y)
+            y_range = (lo - (hi - lo) / 4, hi + (hi - lo) / 8)  # 1..5 stars -> fastai's (0, 5.5)
+        else:
+            y_range = tuple(float(v) for v in p["y_range"])
+        device = bnn.resolve_device(ctx.device)
+        x = torch.from_numpy(np.stack([u, i], 1))
+        target = torch.from_numpy(y.astype(np.float32))
+        valid_data = metric = None
+        if valid is not None and len(valid):
+            vu, vi, _, _ = ids(valid.X, valid.schema)
+            valid_data = ((torch.from_numpy(np.stack([vu, vi], 1)),),
+                          torch.from_numpy(np.asarray(valid.y, np.float32)))
+            metric = lambda out, t: float(torch.sqrt(F.mse_loss(out.float(), t.float())))  # noqa: E731
+        cfg = bnn.TrainConfig(epochs=int(p["epochs"]), batch_size=int(p["batch_size"]),
+                              optimizer=p["optimizer"], lr=float(p["lr"]),
+                              weight_decay=float(p["weight_decay"]), schedule=p["schedule"],
+                              restore_best=False,  # valid is for the record (and blends), not for picking
+                              amp=bool(p["amp"]), device=str(device))
+        if p["train_options"]:
+            cfg = cfg.replace(**dict(p["train_options"]))
+        members, fits = [], []
+        for m in range(int(p["ensemble"])):
+            seed = ctx.seed if m == 0 else int(np.random.SeedSequence([ctx.seed, m]).generate_state(1)[0])
+            with bnn.seeded(seed, device):
+                net = self._network(nu, ni, y_range)
+                res = bnn.fit(net, ((x,), target), cfg.replace(seed=seed), valid=valid_data,
+                              loss_fn=F.mse_loss, metric=metric, metric_name="valid_rmse", ctx=ctx,
+                              desc=self.name, log_extra={"member": m} if int(p["ensemble"]) > 1 else None)
+            members.append(net)
+            fits.append({"member": m, "epochs_run": res.epochs_run, "train_seconds": round(res.train_seconds, 3),
+                         "samples_per_s": round(res.samples_per_s, 1), "stop_reason": res.stop_reason})
+        self.members_ = members
+        ctx.info.update({"nn_fits": fits, "device": str(device),
+                         "n_parameters": sum(q.numel() for q in members[0].parameters())})
+        return self
+
+    def predict(self, data: Part) -> np.ndarray:
+        if not hasattr(self, "members_"):
+            raise NotFittedError(f"{self.name}: predict called before fit")
+        u, i, _, _ = ids(data.X, data.schema)
+        x = torch.from_numpy(np.stack([u, i], 1))
+        outs = [bnn.predict(m, (x,), 65536, amp=bool(self.params["amp"])).cpu().numpy() for m in self.members_]
+        return np.mean(outs, 0).astype(np.float64)
+
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """Learned vectors per user and item (averaged over ensemble members would mix bases: the first)."""
+        if not hasattr(self, "members_"):
+            raise NotFittedError(f"{self.name}: embeddings() called before fit")
+        return self.members_[0].vectors()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle with the nets on the CPU, so a GPU-trained model loads anywhere."""
+        state = dict(self.__dict__)
+        if "members_" in state:
+            state["members_"] = [copy.deepcopy(m).cpu() for m in state["members_"]]
+        return state
+
+
+class MatrixFactorization(_EmbeddingCF):
+    name = "mf"
+    description = "dot-product matrix factorization with biases and a sigmoid y-range (fastai collab)"
+    defaults = {**EMBEDDING_DEFAULTS, "n_factors": 50}
+    variants = {"mf": {}}
+
+    def _network(self, n_users, n_items, y_range):
+        return DotBias(n_users, n_items, int(self.params["n_factors"]), y_range)
+
+
+class NeuralCF(_EmbeddingCF):
+    name = "ncf"
+    description = "neural CF: concatenated user and item embeddings through an MLP (fastai EmbeddingNN)"
+    defaults = {**EMBEDDING_DEFAULTS, "n_factors": 50, "hidden": (100,), "dropout": 0.0,
+                "batchnorm": False, "emb_dropout": 0.0}
+    variants = {
+        "ncf": {},
+        "ncf-dropout": {"dropout": 0.3, "emb_dropout": 0.05},
+        "ncf-bn": {"batchnorm": True},
+    }
+
+    def _network(self, n_users, n_items, y_range):
+        p = self.params
+        k = int(p["n_factors"])
+        return ConcatMLP(n_users, n_items, k, k, [int(h) for h in p["hidden"]], float(p["dropout"]),
+                         bool(p["batchnorm"]), float(p["emb_dropout"]), y_range)
+
+
+# -- a blend of the above ---------------------------------------------------------------------
+
+MEMBERS: dict[str, tuple[type[Method], dict[str, Any]]] = {
+    variant: (cls, params) for cls in (Biases, ItemKNN, MatrixFactorization, NeuralCF)
+    for variant, params in cls.all_variants().items()}
+
+
+class Blend(Method):
+    name = "blend"
+    kinds = ("rating",)
+    description = "a linear blend of CF models, its weights fitted on the valid part (Netflix-prize style)"
+    defaults = {
+        "members": ("mf", "item-knn", "ncf"),  # variants of this file, each with its own defaults
+        "member_params": None,                # {variant: {param: value}} on top of those
+        "ridge": 1.0,                         # L2 penalty of the blend weights (valid has few rows)
+    }
+    variants = {"blend": {}}
+
+    def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "Blend":
+        p = self.params
+        if valid is None or not len(valid):
+            raise ValueError(f"{self.name}: the blend weights are fitted on the valid part; this split has none")
+        unknown = [m for m in p["members"] if m not in MEMBERS]
+        if unknown:
+            raise ValueError(f"{self.name}: unknown members {unknown}; choose from {sorted(MEMBERS)}")
+        extra = dict(p["member_params"] or {})
+        self.members_ = []
+        for variant in p["members"]:
+            cls, params = MEMBERS[variant]
+            t0 = time.perf_counter()
+            self.members_.append(cls(**{**params, **extra.get(variant, {})}).fit(train, valid, ctx))
+            ctx.info.setdefault("member_fit_seconds", {})[variant] = round(time.perf_counter() - t0, 3)
+        P = self._stack(valid)
+        y = np.asarray(valid.y, np.float64)
+        centre = P.mean(0)
+        A = P - centre
+        w = np.linalg.solve(A.T @ A + p["ridge"] * np.eye(A.shape[1]), A.T @ (y - y.mean()))
+        self.weights_, self.intercept_ = w, float(y.mean() - centre @ w)
+        self.range_ = rating_range(train.y)
+        ctx.info["blend_weights"] = dict(zip(p["members"], np.round(w, 4).tolist()))
+        return self
+
+    def _stack(self, part: Part) -> np.ndarray:
+        return np.column_stack([m.predict(part) for m in self.members_])
+
+    def predict(self, data: Part) -> np.ndarray:
+        if not hasattr(self, "weights_"):
+            raise NotFittedError(f"{self.name}: predict called before fit")
+        return np.clip(self._stack(data) @ self.weights_ + self.intercept_, *self.range_)

@@ -1,0 +1,53 @@
+"""`bench report` writes a suite page (tables, ranks, plots, provenance) and the results index;
+`bench export` writes every record as parquet that pandas reads back."""
+from __future__ import annotations
+
+import pandas as pd
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_page_and_index(cli):
+    invoke, results = cli
+    assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0
+    res = invoke("report", "--suite", "toy", "--results-dir", str(results))
+    assert res.exit_code == 0, res.output
+    page = (results / "toy" / "README.md").read_text()
+    assert page.startswith("# toy table\n")
+    assert "6 of 6 planned runs recorded (6 ok)" in page  # majority on toy-reg is n/a: not planned
+    assert "### toy-reg / fixed (synthetic data)" in page and "### toy-cls / default (synthetic data)" in page
+    assert "## Average rank across datasets" in page
+    assert "![headline metric per method, mean ± std over seeds](metric-bars.png)" in page
+    assert "Regenerate: `bench run --suite toy`" in page
+    for png in ("metric-bars.png", "time-vs-metric.png"):
+        assert (results / "toy" / png).read_bytes()[:8] == PNG_MAGIC
+    assert not (results / "toy" / "learning-curves.png").exists()  # no run has a per-epoch history
+    index = (results / "README.md").read_text()
+    assert "| `toy` | toy suite for the harness tests | toy-reg/fixed, toy-cls/default | 6/6 |" in index
+    assert "[toy/README.md](toy/README.md)" in index
+
+    # unchanged records give an identical page (no clock in it)
+    invoke("report", "--suite", "toy", "--results-dir", str(results))
+    assert (results / "toy" / "README.md").read_text() == page
+
+
+def test_export_parquet_round_trip(cli, tmp_path):
+    invoke, results = cli
+    invoke("run", "--suite", "toy", "--format", "none")
+    out = tmp_path / "runs.parquet"
+    res = invoke("export", "--out", str(out), "--results-dir", str(results), plugins=False)
+    assert res.exit_code == 0, res.output
+    df = pd.read_parquet(out)
+    assert len(df) == 6 and set(df["status"]) == {"ok"}
+    row = df[(df["method"] == "toy-mean") & (df["split"] == "fixed") & (df["seed"] == 0)].iloc[0]
+    import numpy as np
+    y = np.arange(132.0, 140.0)
+    assert row["metric.mape"] == np.mean(np.abs(y - 111.5) / y)
+    assert row["param.shift"] == 0.0 and row["param.layers"] == "[8]"  # a tuple goes as JSON text
+    assert row["history"] == "[]"
+
+
+def test_export_of_an_empty_store_is_an_error(cli, tmp_path):
+    invoke, results = cli
+    res = invoke("export", "--out", str(tmp_path / "x.parquet"), "--results-dir", str(results), plugins=False)
+    assert res.exit_code == 1 and "no run records" in res.output
