@@ -118,21 +118,47 @@ def _origin_short(origin) -> str:
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Writable cache folder (else $BENCH_CACHE, else the user cache).")
 @results_option
 @plugins_option
-@click.option("--timeout", type=float, help="Time budget per run in seconds, passed to methods.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Wall-clock limit per run (fit + predict) in seconds; beats the suite's. Methods are "
+                   "told 90% of it as their time budget.")
+@click.option("--memory-limit", help="Memory limit per run's worker, e.g. 4G or 512M; beats the suite's.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes running at once (one GPU each when there are GPUs).")
+@click.option("--executor", type=click.Choice(["local", "inline", "ray"]), default="local", show_default=True,
+              help="local: worker processes; inline: this process, no isolation (debugging); "
+                   "ray: Ray tasks (pip install 'bench[ray]').")
+@click.option("--address", help="With --executor ray: the cluster address (default: start a local instance).")
 @click.option("--force", is_flag=True, help="Re-run runs that are already recorded.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (and what is already recorded) without running.")
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "html", "csv", "none"]), default="md",
               show_default=True, help="Print the suite's table in this format when done.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, results_dir, plugins, timeout,
-        force, dry_run, fmt, quiet) -> None:
+        memory_limit, jobs, executor, address, force, dry_run, fmt, quiet) -> None:
     """Run a suite: every method on the same shared split of every dataset, one record per run.
 
-    Runs already recorded by the same plugin code on the same split are skipped (resume).
-    Exit status 1 when any run failed.
+    Each run executes in a worker process: an exception, a crash, or passing the time or memory
+    limit ends that run only (recorded as failed / crashed / timeout / oom) and the suite goes on.
+    Runs already recorded by the same plugin code on the same split are skipped (resume); several
+    `bench run` processes may share one results folder. Exit status 1 when any run failed,
+    130 when interrupted (Ctrl-C: finished runs are kept, nothing half-written).
     """
     from . import environment, table
+    from .limits import parse_memory
     from .runner import RunOptions, run_specs
+
+    try:
+        memory_mb = parse_memory(memory_limit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--memory-limit")
+    if address and executor != "ray":
+        raise click.UsageError("--address is for --executor ray")
+    if executor == "ray" and not dry_run:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise click.UsageError("--executor ray needs Ray, which is not installed: "
+                                   "pip install 'bench[ray]' (or pip install ray)")
 
     reg = _registry(plugins)
     suite = _suite(reg, suite_name)
@@ -149,7 +175,8 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         dev = environment.resolve_device(device)
     except RuntimeError as exc:
         raise click.UsageError(str(exc))
-    opts = RunOptions(data_dir=ddir, cache_dir=cdir, device=dev, force=force, timeout=timeout or suite.timeout,
+    opts = RunOptions(data_dir=ddir, cache_dir=cdir, device=dev, force=force, timeout=timeout,
+                      memory_limit_mb=memory_mb, jobs=jobs, executor=executor, address=address,
                       show_progress=not quiet, command=environment.command_line())
     if dry_run:
         from .runner import plan
@@ -160,7 +187,24 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         for s, st in rows:
             click.echo(f"  [{st}] {s.describe()}")
         return
-    summary = run_specs(reg, specs, store, opts, echo=lambda m: click.echo(m, err=True))
+    import signal
+    import threading
+
+    def stop(signum, frame):  # `kill` and CI cancellations stop as cleanly as Ctrl-C
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main_thread else None
+    try:
+        summary = run_specs(reg, specs, store, opts, echo=lambda m: click.echo(m, err=True))
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    if summary.interrupted:
+        done = len(summary.outcomes)
+        click.echo(f"interrupted: {done} of {len(specs)} runs finished and recorded (or settled); "
+                   f"nothing half-written. {summary.line()}", err=True)
+        sys.exit(130)
     click.echo(summary.line(), err=True)
     if fmt != "none":
         sections = table.build(suite, reg, store, specs=specs)
@@ -421,6 +465,44 @@ def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_vari
             lines += [f"## {section}", "", tabulate(part, headers="keys", tablefmt="github", floatfmt=".4g"), ""]
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text("\n".join(lines))
+        click.echo(f"wrote {out}", err=True)
+
+
+@perf.command("harness")
+@click.option("--suite", "suite_name", default="smoke", show_default=True, help="The suite to run.")
+@click.option("--settings", default="inline,1,2", show_default=True,
+              help="Comma-separated: 'inline' (in this process, no isolation) and numbers of worker jobs.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False))
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the results as Markdown here.")
+@plugins_option
+def perf_harness(suite_name, settings, device, data_dir, cache_dir, out, plugins) -> None:
+    """Harness overhead: a suite's total wall time against the sum of its plugins' own fit + predict
+    time, in-process and in worker processes (serial and parallel), into a temporary results folder."""
+    from tabulate import tabulate
+
+    from . import environment, harness_perf
+
+    reg = _registry(plugins)
+    suite = _suite(reg, suite_name)
+    chosen = [s.strip() for s in settings.split(",") if s.strip()]
+    bad = [s for s in chosen if s != "inline" and not (s.isdigit() and int(s) > 0)]
+    if bad:
+        raise click.UsageError(f"--settings: {', '.join(bad)} is neither 'inline' nor a number of jobs")
+    dev = environment.resolve_device(device)
+    rows = harness_perf.measure(reg, suite.expand(reg), chosen, paths.data_dir(data_dir), paths.cache_dir(cache_dir),
+                                device=dev, echo=lambda m: click.echo(m))
+    if out:
+        text = "\n".join([f"# bench perf harness: suite {suite.name}", "",
+                          f"- Command: `{environment.command_line()}`",
+                          f"- Hardware: {environment.hardware(dev)}; device `{dev}`",
+                          "- Versions: " + ", ".join(f"{k} {v}" for k, v in environment.versions().items()),
+                          "- overhead ratio = wall time of the whole run / sum of the plugins' fit + predict "
+                          "seconds (1.0 = no overhead; with N jobs, 1/N is ideal)", "",
+                          tabulate(rows, headers="keys", tablefmt="github"), ""])
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
         click.echo(f"wrote {out}", err=True)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,21 +81,26 @@ class FitContext:
         """Build an artifact once per (task, key) and reuse it, e.g. a learned embedding table.
 
         Stored with pickle in the cache folder; only files this process family wrote are read.
+        Parallel workers asking for the same artifact wait for the first one to build it (a lock
+        file beside it) instead of building it twice.
         """
         if self.cache_dir is None:
             return build()
+        from .locks import locked
+
         digest = hashlib.sha256(repr((self.task_key, name, sorted(key.items()))).encode()).hexdigest()[:20]
         path = self.cache_dir / "artifacts" / f"{name}-{digest}.pkl"
-        if path.exists():
-            with open(path, "rb") as f:
-                return pickle.load(f)
-        value = build()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{id(value)}")
-        with open(tmp, "wb") as f:
-            pickle.dump(value, f)
-        tmp.replace(path)
-        return value
+        if not path.exists():
+            with locked(path.with_suffix(".lock")):
+                if not path.exists():
+                    value = build()
+                    tmp = path.with_suffix(f".tmp{os.getpid()}")
+                    with open(tmp, "wb") as f:
+                        pickle.dump(value, f)
+                    tmp.replace(path)  # readers never see half a file
+                    return value
+        with open(path, "rb") as f:
+            return pickle.load(f)
 
 
 class Method:

@@ -100,14 +100,22 @@ class Registry:
     datasets: dict[str, DatasetEntry] = field(default_factory=dict)
     suites: dict[str, Path] = field(default_factory=dict)
     broken: list[Broken] = field(default_factory=list)
+    # how to scan again in another process (a worker): built-in root, user folders, entry points
+    sources: dict[str, Any] = field(default_factory=dict)
+    # a worker's partial registry looks up what it lacks in the full scan, made on first need
+    fallback: Any = None
 
     def method(self, variant: str) -> MethodEntry:
+        if variant not in self.methods and self.fallback is not None:
+            self.methods.update({k: v for k, v in self.fallback().methods.items() if k == variant})
         try:
             return self.methods[variant]
         except KeyError:
             raise KeyError(_unknown("method", variant, self.methods, self.broken)) from None
 
     def dataset(self, name: str) -> DatasetEntry:
+        if name not in self.datasets and self.fallback is not None:
+            self.datasets.update({k: v for k, v in self.fallback().datasets.items() if k == name})
         try:
             return self.datasets[name]
         except KeyError:
@@ -228,19 +236,22 @@ class _Builder:
         for path in sorted(folder.glob("*.py"), key=lambda p: _natural_key(p.name)):
             if path.name.startswith(("_", ".")):
                 continue
-            origin = Origin(path=str(path), source_hash=file_hash(path))
-            try:
-                module = load_file(path)
-            except BaseException as exc:  # a broken plugin never breaks the scan
-                self.reg.broken.append(Broken(str(path), _short_error(exc)))
-                continue
-            methods, datasets = _classes(module)
-            for cls in methods:
-                self.add_method(cls, origin)
-            for cls in datasets:
-                self.add_dataset(cls, origin)
+            self.scan_file(path)
         for path in sorted(folder.glob("*.toml")):
             self.reg.suites.setdefault(path.stem, path)
+
+    def scan_file(self, path: Path) -> None:
+        origin = Origin(path=str(path), source_hash=file_hash(path))
+        try:
+            module = load_file(path)
+        except BaseException as exc:  # a broken plugin never breaks the scan
+            self.reg.broken.append(Broken(str(path), _short_error(exc)))
+            return
+        methods, datasets = _classes(module)
+        for cls in methods:
+            self.add_method(cls, origin)
+        for cls in datasets:
+            self.add_dataset(cls, origin)
 
     def scan_entry_points(self) -> None:
         for kind, group in ENTRY_POINT_GROUPS.items():
@@ -276,14 +287,15 @@ def _object_hash(obj: Any, origin: Origin) -> str:
         return hashlib.sha256(f"{origin.distribution}=={origin.version}".encode()).hexdigest()[:16]
 
 
-def discover(extra_dirs: Iterable[str | os.PathLike] = (), entry_points: bool | None = None) -> Registry:
+def discover(extra_dirs: Iterable[str | os.PathLike] = (), entry_points: bool | None = None,
+             root: str | os.PathLike | None = None) -> Registry:
     """Scan built-in plugins, datasets and suites, then user folders, then entry points."""
     b = _Builder()
-    root = builtin_root()
+    root = Path(root) if root is not None else builtin_root()
     for sub in ("plugins", "datasets", "suites"):
         b.scan_folder(root / sub)
-    for d in extra_dirs:
-        d = Path(d)
+    extra = [Path(d).resolve() for d in extra_dirs]
+    for d in extra:
         if not d.is_dir():
             raise FileNotFoundError(f"plugin folder {d} does not exist")
         b.scan_folder(d)
@@ -291,4 +303,31 @@ def discover(extra_dirs: Iterable[str | os.PathLike] = (), entry_points: bool | 
         entry_points = not os.environ.get(NO_ENTRY_POINTS_ENV)
     if entry_points:
         b.scan_entry_points()
+    b.reg.sources = {"root": str(Path(root).resolve()), "extra_dirs": [str(d) for d in extra],
+                     "entry_points": bool(entry_points)}
+    return b.reg
+
+
+def rediscover(sources: dict[str, Any]) -> Registry:
+    """The same scan as the one that produced ``sources`` (a Registry's), in another process."""
+    return discover(sources["extra_dirs"], entry_points=sources["entry_points"], root=sources["root"])
+
+
+def partial(sources: dict[str, Any], files: Iterable[str], entry_points: bool = False,
+            into: Registry | None = None) -> Registry:
+    """Load only the named plugin files (what one run needs: its method's and dataset's), so a
+    worker never imports every plugin; anything else is looked up in the full scan on demand."""
+    b = _Builder()
+    if into is not None:
+        b.reg = into
+    seen = {e.origin.path for e in [*b.reg.methods.values(), *b.reg.datasets.values()]}
+    for f in files:
+        if f not in seen:
+            b.scan_file(Path(f))
+    if entry_points and not b.reg.sources.get("entry_points_scanned"):
+        b.scan_entry_points()
+    b.reg.sources = {**sources, "entry_points_scanned": entry_points or b.reg.sources.get("entry_points_scanned", False)}
+    if b.reg.fallback is None:
+        full: list[Registry] = []
+        b.reg.fallback = lambda: full[0] if full else full.append(rediscover(sources)) or full[0]
     return b.reg

@@ -1,7 +1,9 @@
 """Runs RunSpecs: load each dataset split once, fit and predict every method on it, store records.
 
-A run that raises is recorded as failed with its error and the suite goes on; finished runs
-are skipped (resume) unless ``force``. Failed records are never treated as results.
+``execute`` runs one spec in the current process (a worker's, usually); ``run_specs`` plans the
+runs, claims each one in the store, and hands them to an executor (bench.executors). A run that
+raises, crashes or passes a limit is recorded with that status and the suite goes on; finished
+runs are skipped (resume) unless ``force``. Failed records are never treated as results.
 """
 from __future__ import annotations
 
@@ -18,11 +20,12 @@ from typing import Callable
 import numpy as np
 
 from . import environment as env
+from . import limits
 from .dataset import FilesMissing, LoadContext
 from .method import FitContext
 from .metrics import score
-from .registry import Registry
-from .spec import RunRecord, RunSpec
+from .registry import Origin, Registry
+from .spec import FAILED, RunRecord, RunSpec
 from .store import Store
 from .task import Task
 
@@ -33,32 +36,54 @@ class RunOptions:
     cache_dir: Path
     device: str = "cpu"
     force: bool = False
-    timeout: float | None = None
+    timeout: float | None = None  # from the command line: beats the suite's limits
+    memory_limit_mb: float | None = None
+    jobs: int = 1
+    executor: str = "local"  # local (worker processes) | inline (this process, no isolation) | ray
+    address: str | None = None  # Ray cluster address; None starts a local instance
     show_progress: bool = True
     command: str = ""
+    device_label: str = ""  # what the record says, e.g. cuda:3 for a worker that sees only GPU 3
+
+
+@dataclass
+class Job:
+    """One run to execute, with what the parent needs to record its failure without the worker."""
+
+    spec: RunSpec
+    key: str
+    meta: TaskMeta
+    method_origin: Origin
+    dataset_origin: Origin
+    timeout: float | None = None
+    memory_limit_mb: float | None = None
 
 
 @dataclass
 class Outcome:
     spec: RunSpec
-    status: str  # ok | failed | cached | skipped | n/a
+    status: str  # a record status (ok | failed | timeout | oom | crashed) or cached | skipped | n/a
     message: str = ""
     record: RunRecord | None = None
+
+
+_SHOWN = ("ok", "cached", "failed", "timeout", "oom", "crashed", "skipped", "n/a")
 
 
 @dataclass
 class Summary:
     outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
 
     @property
     def failed(self) -> bool:
-        return self.count("failed") > 0
+        return any(self.count(s) for s in FAILED)
 
     def line(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in ("ok", "cached", "failed", "skipped", "n/a") if self.count(s)]
+        parts = [f"{self.count(s)} {s}" for s in _SHOWN if self.count(s)]
         return f"{len(self.outcomes)} runs: " + ", ".join(parts)
 
 
@@ -100,22 +125,56 @@ def _resolve(registry: Registry, variant: str, overrides: dict) -> tuple[type, d
     return entry.cls, entry.resolved_params(overrides), entry.origin.source_hash
 
 
-def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> RunRecord:
-    """Fit and evaluate one spec in this process; every exception becomes a failed record."""
+@dataclass(frozen=True)
+class TaskMeta:
+    """What a record says about its task; enough to write a run's record without its data."""
+
+    dataset: str
+    kind: str
+    metrics: tuple
+    synthetic: bool
+    fingerprint: str
+    sizes: dict
+    task_key: str
+
+    @classmethod
+    def of(cls, spec: RunSpec, task: Task) -> "TaskMeta":
+        return cls(task.dataset, task.kind, tuple(task.metrics), task.synthetic, task.split.fingerprint,
+                   task.split.sizes(), task_key(spec, task))
+
+
+def base_record(registry: Registry, spec: RunSpec, meta: TaskMeta, opts: RunOptions) -> RunRecord:
+    """A record of this run with everything but the outcome (status "failed" until it succeeds)."""
     entry = registry.method(spec.method)
     ds_entry = registry.dataset(spec.dataset)
-    fp = task.split.fingerprint
-    rec = RunRecord(
-        key=spec.key(fp, entry.origin.source_hash, ds_entry.origin.source_hash), spec_id=spec.spec_id,
-        spec=spec.identity, status="failed", device=opts.device, hardware=env.hardware(opts.device),
-        versions=env.versions(), suite=spec.suite, label=spec.label, overrides=dict(spec.overrides),
-        split={"name": spec.split, "fingerprint": fp, "sizes": task.split.sizes()},
-        dataset={"name": task.dataset, "synthetic": task.synthetic, "params": dict(spec.dataset_params),
-                 "kind": task.kind, "metrics": list(task.metrics), "source_hash": ds_entry.origin.source_hash},
+    return RunRecord(
+        key=spec.key(meta.fingerprint, entry.origin.source_hash, ds_entry.origin.source_hash),
+        spec_id=spec.spec_id, spec=spec.identity, status="failed", device=opts.device_label or opts.device,
+        hardware=env.hardware(opts.device), versions=env.versions(), suite=spec.suite, label=spec.label,
+        overrides=dict(spec.overrides),
+        split={"name": spec.split, "fingerprint": meta.fingerprint, "sizes": meta.sizes},
+        dataset={"name": meta.dataset, "synthetic": meta.synthetic, "params": dict(spec.dataset_params),
+                 "kind": meta.kind, "metrics": list(meta.metrics), "source_hash": ds_entry.origin.source_hash},
         method={"family": entry.family, "variant": spec.method, "origin": entry.origin.as_dict()},
-        command=opts.command, started_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    ctx = FitContext(seed=spec.seed, device=opts.device, time_budget=opts.timeout, cache_dir=opts.cache_dir,
-                     task_key=task_key(spec, task), show_progress=opts.show_progress, dataset=spec.dataset)
+        command=opts.command, started_at=_now())
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+
+
+def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> RunRecord:
+    """Fit and evaluate one spec in this process; every exception becomes a failed (or oom) record."""
+    entry = registry.method(spec.method)
+    rec = base_record(registry, spec, TaskMeta.of(spec, task), opts)
+    ctx = FitContext(seed=spec.seed, device=opts.device,
+                     time_budget=limits.method_budget(limits.effective(opts.timeout, spec.timeout)),
+                     cache_dir=opts.cache_dir, task_key=task_key(spec, task), show_progress=opts.show_progress,
+                     dataset=spec.dataset)
     ctx.resolve_method = lambda variant, overrides: _resolve(registry, variant, overrides)
     try:
         method = entry.cls(**dict(spec.params))
@@ -133,11 +192,12 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
         rec.peak_memory_mb = round(mem.peak_mb, 1)
         rec.status = "ok"
     except Exception as exc:  # the run fails, the suite goes on
+        rec.status = "oom" if _is_oom(exc) else "failed"
         rec.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         rec.info["traceback"] = traceback.format_exc()[-4000:]
     rec.history = ctx.history
     rec.info.update(ctx.info)
-    rec.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    rec.finished_at = _now()
     return rec
 
 
@@ -172,71 +232,81 @@ def plan(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOption
     return out
 
 
-def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions,
-              echo: Callable[[str], None] = print) -> Summary:
-    summary = Summary()
-    groups = _groups(specs)
-    bar = _bar(len(specs), opts.show_progress)
-    for (dataset, _, split), group in groups.items():
-        ds_cls = registry.dataset(dataset).cls
+def prepare(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions,
+            summary: Summary, echo: Callable[[str], None]) -> list[Job]:
+    """Load each dataset split once (for its fingerprint), settle what needs no run (n/a, skipped,
+    already recorded) and turn the rest into jobs."""
+    jobs: list[Job] = []
+    for (dataset, _, split), group in _groups(specs).items():
+        ds_entry = registry.dataset(dataset)
         try:
             task = load_task(registry, group[0], opts.data_dir, opts.cache_dir)
         except FilesMissing as exc:
             echo(f"skipped {dataset}/{split}: {exc}")
-            for s in group:
-                summary.outcomes.append(Outcome(s, "skipped", str(exc)))
-                bar.update(1)
+            summary.outcomes += [Outcome(s, "skipped", str(exc)) for s in group]
             continue
         except Exception as exc:
             msg = f"loading {dataset}/{split} failed: {type(exc).__name__}: {exc}"
             echo(msg)
-            for s in group:
-                summary.outcomes.append(Outcome(s, "failed", msg))
-                bar.update(1)
+            summary.outcomes += [Outcome(s, "failed", msg) for s in group]
             continue
+        if opts.executor != "inline":  # workers load their own copy; the parent keeps none
+            _TASKS.clear()
         for s in group:
             entry = registry.method(s.method)
-            if ds_cls.kind not in entry.cls.kinds:
-                summary.outcomes.append(Outcome(s, "n/a", f"{s.method} does not support {ds_cls.kind}"))
-                bar.update(1)
+            if ds_entry.cls.kind not in entry.cls.kinds:
+                summary.outcomes.append(Outcome(s, "n/a", f"{s.method} does not support {ds_entry.cls.kind}"))
                 continue
-            key = s.key(task.split.fingerprint, entry.origin.source_hash, registry.dataset(dataset).origin.source_hash)
+            key = s.key(task.split.fingerprint, entry.origin.source_hash, ds_entry.origin.source_hash)
             old = store.get(key)
             if old is not None and old.status == "ok" and not opts.force:
                 summary.outcomes.append(Outcome(s, "cached", record=old))
-                bar.update(1)
                 continue
-            bar.set_description(s.describe())
-            rec = execute(registry, s, task, opts)
-            store.put(rec)
-            if rec.status == "ok":
-                head = task.metrics[0]
-                msg = f"ok {s.describe()}: {head}={rec.metrics[head]:.4f} ({rec.fit_seconds:.1f}s fit)"
-            else:
-                msg = f"FAILED {s.describe()}: {rec.error}"
-            _write(bar, msg, echo)
-            summary.outcomes.append(Outcome(s, rec.status, msg, rec))
-            bar.update(1)
-    bar.close()
+            jobs.append(Job(s, key, TaskMeta.of(s, task), entry.origin, ds_entry.origin,
+                            timeout=limits.effective(opts.timeout, s.timeout),
+                            memory_limit_mb=limits.effective(opts.memory_limit_mb, s.memory_limit_mb)))
+    return jobs
+
+
+def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions,
+              echo: Callable[[str], None] = print) -> Summary:
+    """Run every spec not yet recorded, in worker processes (or inline, or on Ray), and record it.
+
+    On Ctrl-C the workers are stopped, nothing half-done is written, and the summary comes back
+    with ``interrupted`` set."""
+    from .executors import make_executor
+    from .progress import Progress
+    from .schedule import JobQueue
+
+    summary = Summary()
+    try:
+        jobs = prepare(registry, specs, store, opts, summary, echo)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        return summary
+    progress = Progress(len(jobs), show=opts.show_progress, echo=echo)
+    queue = JobQueue(jobs, store, force=opts.force)
+
+    def finished(job: Job, rec: RunRecord, adopted: bool = False) -> None:
+        head = job.meta.metrics[0]
+        by = " (run by another bench process)" if adopted else ""
+        if rec.status == "ok":
+            fit = f" ({rec.fit_seconds:.1f}s fit)" if rec.fit_seconds is not None else ""
+            msg = f"ok {job.spec.describe()}: {head}={rec.metrics.get(head, float('nan')):.4f}{fit}{by}"
+        else:
+            label = "FAILED" if rec.status == "failed" else rec.status.upper()
+            msg = f"{label} {job.spec.describe()}: {rec.error}{by}"
+        status = "cached" if adopted and rec.status == "ok" else rec.status
+        summary.outcomes.append(Outcome(job.spec, status, msg, rec))
+        progress.advance(rec.status, msg)
+
+    queue.on_adopt = lambda job, rec: finished(job, rec, adopted=True)
+    try:
+        if jobs:
+            make_executor(opts, registry).run(queue, lambda job, rec: (queue.finish(job, rec), finished(job, rec)))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        queue.release_all()
+        progress.close()
     return summary
-
-
-class _NoBar:
-    def update(self, n: int) -> None: ...
-    def set_description(self, s: str) -> None: ...
-    def close(self) -> None: ...
-
-
-def _bar(total: int, show: bool):
-    if not show or not sys.stderr.isatty():
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="run", dynamic_ncols=True)
-
-
-def _write(bar, msg: str, echo: Callable[[str], None]) -> None:
-    if isinstance(bar, _NoBar):
-        echo(msg)
-    else:
-        bar.write(msg)

@@ -26,6 +26,9 @@ class RunSpec:
     label: str = ""  # table row
     column: str = ""  # table column group, when the suite names one (e.g. "with EE")
     group: str = ""  # splits pooled in one table section, like seeds (a suite's `folds`), e.g. "u1,u2,u3"
+    # limits from the suite (method entry, else the suite default); not part of the identity
+    timeout: float | None = None  # seconds of fit + predict before the worker is killed
+    memory_limit_mb: float | None = None  # worker resident memory (MiB) before it is killed
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -48,12 +51,28 @@ class RunSpec:
         return f"{self.method}{'[' + ov + ']' if ov else ''} on {self.dataset}/{self.split} seed {self.seed}"
 
 
+STATUSES = ("ok", "failed", "timeout", "oom", "crashed")
+FAILED = STATUSES[1:]
+
+
 @dataclass
 class RunRecord:
+    """What happened in one run. ``status`` is one of:
+
+    - ``ok``: fitted, predicted and scored;
+    - ``failed``: the method raised, or returned unusable predictions (NaN, wrong shape);
+    - ``timeout``: passed its time limit and was killed;
+    - ``oom``: passed its memory limit and was killed, or raised MemoryError / CUDA out of memory;
+    - ``crashed``: the worker process died (segfault, ``os._exit``, killed by a signal).
+
+    Every non-ok record says why in ``error``; ``info["stderr_tail"]`` holds the last lines the
+    worker wrote to stderr. Non-ok records are never treated as results: a re-run redoes them.
+    """
+
     key: str
     spec_id: str
     spec: dict[str, Any]
-    status: str  # ok | failed
+    status: str  # see STATUSES
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     fit_seconds: float | None = None

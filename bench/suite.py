@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .limits import parse_memory, parse_timeout
 from .registry import Registry
 from .spec import RunSpec
 
-_TOP_KEYS = {"description", "seeds", "datasets", "methods", "table", "timeout"}
+_TOP_KEYS = {"description", "seeds", "datasets", "methods", "table", "timeout", "memory_limit"}
 _DATASET_KEYS = {"name", "split", "folds", "params"}
-_METHOD_KEYS = {"variant", "params", "label", "column", "datasets"}
+_METHOD_KEYS = {"variant", "params", "label", "column", "datasets", "timeout", "memory_limit"}
 _TABLE_KEYS = {"rows", "columns", "metrics", "reference", "title", "column_labels", "compare_to", "test",
                "tolerance"}
 
@@ -48,7 +49,8 @@ class Suite:
     datasets: list[dict[str, Any]]
     methods: list[dict[str, Any]]
     table: TableLayout
-    timeout: float | None = None
+    timeout: float | None = None  # seconds per run, unless a method entry sets its own
+    memory_limit_mb: float | None = None
 
     def expand(self, registry: Registry, methods: list[str] | None = None,
                datasets: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
@@ -80,6 +82,8 @@ class Suite:
                 if methods and not any(fnmatch.fnmatchcase(variant, p) for p in methods):
                     continue
                 entry = registry.method(variant)
+                timeout = m.get("timeout", self.timeout)
+                memory = m.get("memory_limit_mb", self.memory_limit_mb)
                 for overrides in _sweep(m.get("params", {})):
                     params = entry.resolved_params(overrides)
                     entry.cls(**params)  # unknown parameters fail here, before any run
@@ -90,7 +94,8 @@ class Suite:
                             dataset_params=tuple(sorted(d.get("params", {}).items())),
                             split=split, method=variant, params=tuple(sorted(params.items())),
                             overrides=tuple(sorted(overrides.items())), seed=int(seed),
-                            label=label or variant, column=m.get("column", ""), group=group))
+                            label=label or variant, column=m.get("column", ""), group=group,
+                            timeout=timeout, memory_limit_mb=memory))
         return specs
 
 
@@ -132,12 +137,24 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
             raise SuiteError(f"{path}: [[methods]] #{i + 1} has no variant")
     t = raw.get("table", {})
     _check_keys("[table]", t, _TABLE_KEYS, path)
+    for i, m in enumerate(methods):  # limits are checked and normalised once, here
+        try:
+            if "timeout" in m:
+                m["timeout"] = parse_timeout(m["timeout"])
+            if "memory_limit" in m:
+                m["memory_limit_mb"] = parse_memory(m.pop("memory_limit"))
+        except ValueError as exc:
+            raise SuiteError(f"{path}: [[methods]] #{i + 1}: {exc}") from None
+    try:
+        timeout, memory = parse_timeout(raw.get("timeout")), parse_memory(raw.get("memory_limit"))
+    except ValueError as exc:
+        raise SuiteError(f"{path}: {exc}") from None
     seeds = raw.get("seeds", [0])
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds):
         raise SuiteError(f"{path}: seeds must be a list of integers, got {seeds!r}")
     return Suite(
         name=name or path.stem, path=path, description=raw.get("description", ""), seeds=seeds,
-        datasets=datasets, methods=methods, timeout=raw.get("timeout"),
+        datasets=datasets, methods=methods, timeout=timeout, memory_limit_mb=memory,
         table=TableLayout(columns=list(t.get("columns", [])), metrics=list(t.get("metrics", [])),
                           reference=dict(t.get("reference", {})),
                           column_labels=dict(t.get("column_labels", {})), title=t.get("title", ""),

@@ -26,3 +26,16 @@ def test_perf_sections_on_rossmann_sim(tmp_path):
     assert by["vs DataLoader loop"]["core_sps"] > 0 and by["vs DataLoader loop"]["dataloader_sps"] > 0
     assert by["loop overhead (ee)"]["bare_sps"] > 0
     assert lines[0].startswith("rossmann-sim/paper: 512 train rows")
+
+
+def test_perf_harness_command_on_the_toy_suite(cli):
+    invoke, _ = cli
+    res = invoke("perf", "harness", "--suite", "toy", "--settings", "inline,1,2")
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.output.splitlines() if " runs  wall " in line]
+    assert [line.split(" 6 runs  wall ")[0].strip() for line in lines] == [
+        "in-process (no isolation)", "workers, --jobs 1", "workers, --jobs 2"]
+    assert all("(12 runs: 6 ok, 6 n/a)" in line for line in lines)
+    [float(line.split("ratio ")[1].split()[0]) for line in lines]  # toy fits take ~0 s: nan is fine
+    res = invoke("perf", "harness", "--suite", "toy", "--settings", "two")
+    assert res.exit_code == 2 and "neither 'inline' nor a number" in res.output

@@ -241,3 +241,35 @@ def test_missing_plugin_folder_is_a_usage_error(cli, tmp_path):
     invoke, _ = cli
     res = invoke("list", "--plugins", str(tmp_path / "nope"), plugins=False)
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+OTHER_METHOD = '''
+import numpy as np
+
+from bench import Method
+
+
+class Median(Method):
+    name = "toy-median"
+    kinds = ("regression",)
+
+    def fit(self, train, valid, ctx):
+        self.median_ = float(np.median(train.y))
+        return self
+
+    def predict(self, data):
+        return np.full(len(data), self.median_)
+'''
+
+
+def test_editing_one_plugin_file_reruns_only_its_runs(cli, plugin_dir, write_suite):
+    invoke, results = cli
+    (plugin_dir / "median.py").write_text(OTHER_METHOD)
+    suite = _suite(write_suite, ["toy-mean", "toy-median"], seeds=(0, 1))
+    assert invoke("run", "--suite", suite, "--format", "none").exit_code == 0
+    (plugin_dir / "median.py").write_text(OTHER_METHOD + "\n# a comment changes the source hash\n")
+    res = invoke("run", "--suite", suite, "--format", "none")
+    assert res.exit_code == 0 and "4 runs: 2 ok, 2 cached" in res.output
+    assert "ok toy-median on toy-reg/fixed seed 0" in res.output and "ok toy-mean on" not in res.output
+    recs = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
+    assert len(recs) == 6  # the old toy-median records stay, under their old keys

@@ -207,3 +207,14 @@ def test_broken_suite_file_via_the_cli(cli, write_suite):
     path = write_suite('[[datasets]]\nname = "toy-reg"\n[[methods]\n')
     res = invoke("run", "--suite", str(path))
     assert res.exit_code == 2 and str(path) in res.output and "line 3" in res.output
+
+
+def test_limits_from_the_suite_reach_each_run(write_suite, toy_registry):
+    path = write_suite('timeout = 30\nmemory_limit = "1G"\n[[datasets]]\nname = "toy-reg"\n'
+                       '[[methods]]\nvariant = "toy-mean"\n'
+                       '[[methods]]\nvariant = "toy-mean-shifted"\ntimeout = 5\nmemory_limit = 256\n')
+    specs = {s.method: s for s in load_suite(path).expand(toy_registry)}
+    assert (specs["toy-mean"].timeout, specs["toy-mean"].memory_limit_mb) == (30.0, 1024.0)
+    assert (specs["toy-mean-shifted"].timeout, specs["toy-mean-shifted"].memory_limit_mb) == (5.0, 256.0)
+    # limits are not part of what makes two runs the same experiment
+    assert "timeout" not in specs["toy-mean"].identity

@@ -1,0 +1,352 @@
+"""Worker processes: each run executes in a long-lived worker, supervised by the parent.
+
+A worker (spawned, never forked: torch and CUDA are not fork-safe) loads only the plugin files
+its runs need, loads a dataset split once, and executes one spec at a time, sending back the
+record. The parent watches each worker: when one dies (segfault, ``os._exit``, a signal), passes
+its run's time limit or its memory limit, the parent kills it, writes the run's record itself
+(``crashed`` / ``timeout`` / ``oom``, with the reason and the tail of the worker's stderr) and
+starts a fresh worker for the next run. Records are written by the parent only, atomically, so
+a killed worker or parent never leaves half a record.
+
+Memory is watched by polling the worker's resident set size rather than with RLIMIT_AS, which
+breaks CUDA and any library that reserves large virtual mappings (torch).
+"""
+from __future__ import annotations
+
+import dataclasses
+import faulthandler
+import multiprocessing as mp
+import multiprocessing.connection
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .spec import RunRecord
+
+POLL_S = 0.05  # how often the parent checks deadlines and memory
+TAIL_LINES = 40
+
+
+# ---------------------------------------------------------------------------------------------
+# the worker side
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """A worker must not outlive its parent (a SIGKILLed `bench run` included)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # where prctl is missing; also covers a parent gone before prctl
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, parent_pid: int,
+                threads: int | None = None) -> None:
+    if gpu is not None:  # before anything imports torch
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    if threads is not None:  # N workers share the cores instead of each taking all of them
+        for var in THREAD_VARS:
+            os.environ.setdefault(var, str(threads))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent(parent_pid)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout.reconfigure(line_buffering=True)
+    faulthandler.enable(all_threads=False)  # a segfault leaves the Python stack in the log
+
+    from .registry import partial
+    from .runner import _TASKS, execute, load_task
+
+    registry, loaded = None, None
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        spec, files, entry_points = msg
+        registry = partial(sources, files, entry_points, into=registry)
+        which = (spec.dataset, spec.dataset_params, spec.split)
+        if which != loaded:  # keep one dataset split in memory at a time
+            _TASKS.clear()
+        try:
+            task = load_task(registry, spec, opts.data_dir, opts.cache_dir)
+            loaded = which
+        except Exception as exc:
+            conn.send(("error", f"loading {spec.dataset}/{spec.split} in the worker failed: "
+                                f"{type(exc).__name__}: {exc}"))
+            continue
+        conn.send(("started",))
+        rec = execute(registry, spec, task, opts)
+        sys.stdout.flush()
+        conn.send(("done", rec.to_dict()))
+
+
+# ---------------------------------------------------------------------------------------------
+# the parent side
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (psutil when installed, else /proc)."""
+    try:
+        import psutil
+    except ImportError:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except (OSError, ValueError):
+            pass
+        return 0.0
+    try:
+        p = psutil.Process(pid)
+        procs = [p, *p.children(recursive=True)]
+        return sum(q.memory_info().rss for q in procs if q.is_running()) / 2**20
+    except psutil.Error:
+        return 0.0
+
+
+def gpu_slots(device: str, n: int) -> list[tuple[str, str] | None]:
+    """Which GPU each of ``n`` workers sees, round robin: (its CUDA_VISIBLE_DEVICES value, the
+    device name this process knows it by, for the record); None on CPU."""
+    if not device.startswith("cuda"):
+        return [None] * n
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [v.strip() for v in visible.split(",") if v.strip()]
+    else:
+        import torch
+
+        ids = [str(i) for i in range(torch.cuda.device_count())]
+    if not ids:
+        return [None] * n
+    if ":" in device:  # one named GPU for everyone
+        return [(ids[int(device.split(":", 1)[1])], device)] * n
+    return [(ids[i % len(ids)], f"cuda:{i % len(ids)}") for i in range(n)]
+
+
+@dataclass
+class _Worker:
+    slot: int
+    proc: mp.process.BaseProcess
+    conn: mp.connection.Connection
+    log: Path
+    gpu: tuple[str, str] | None
+    job: object = None
+    started: float | None = None  # when the current run began fitting (after its data loaded)
+    offset: int = 0  # where the current run's stderr begins in the log
+    peak_mb: float = 0.0
+
+
+def tail(path: Path, offset: int = 0, lines: int = TAIL_LINES) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])[-6000:]
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+class LocalExecutor:
+    """``--jobs N`` worker processes on this machine, one GPU each when there are GPUs."""
+
+    def __init__(self, opts, registry):
+        self.opts, self.registry = opts, registry
+        self.n = max(1, int(opts.jobs))
+        self.gpus = gpu_slots(opts.device, self.n)
+        self.ctx = mp.get_context("spawn")
+        self.workers: list[_Worker | None] = [None] * self.n
+        self.logdir = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+        self.started_count = 0
+
+    # -- lifecycle
+    def _start(self, slot: int) -> _Worker:
+        gpu = self.gpus[slot]
+        opts = dataclasses.replace(self.opts, show_progress=False)
+        if gpu is not None:  # the worker sees one GPU, as cuda:0; the record names which
+            opts = dataclasses.replace(opts, device="cuda", device_label=gpu[1])
+        self.started_count += 1
+        log = self.logdir / f"worker-{slot}-{self.started_count}.log"
+        ours, theirs = self.ctx.Pipe()
+        threads = max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None
+        proc = self.ctx.Process(target=worker_main, name=f"bench-worker-{slot}",
+                                args=(theirs, str(log), self.registry.sources, opts,
+                                      gpu[0] if gpu else None, os.getpid(), threads))
+        proc.start()
+        theirs.close()
+        w = _Worker(slot, proc, ours, log, gpu)
+        self.workers[slot] = w
+        return w
+
+    def _stop(self, w: _Worker, kill: bool = False) -> None:
+        if not kill and w.proc.is_alive():
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+            w.proc.join(2)
+        if w.proc.is_alive():
+            w.proc.kill()
+            w.proc.join(5)
+        w.conn.close()
+        if self.workers[w.slot] is w:
+            self.workers[w.slot] = None
+
+    # -- one run
+    def _dispatch(self, w: _Worker, job) -> None:
+        w.job, w.started, w.peak_mb = job, None, 0.0
+        w.offset = w.log.stat().st_size if w.log.exists() else 0
+        files = [p for p in (job.method_origin.path, job.dataset_origin.path) if p]
+        entry_points = job.method_origin.path is None or job.dataset_origin.path is None
+        w.conn.send((job.spec, files, entry_points))
+
+    def _fail(self, w: _Worker, status: str, error: str) -> RunRecord:
+        from .runner import _now, base_record
+
+        job = w.job
+        rec = base_record(self.registry, job.spec, job.meta,
+                          dataclasses.replace(self.opts, device_label=self._label(w)))
+        rec.key, rec.status, rec.error = job.key, status, error
+        if w.started is not None:
+            rec.info["seconds_before_end"] = round(time.monotonic() - w.started, 3)
+        if w.peak_mb:
+            rec.info["peak_worker_rss_mb"] = round(w.peak_mb, 1)
+        rec.finished_at = _now()
+        return rec
+
+    def _label(self, w: _Worker) -> str:
+        return w.gpu[1] if w.gpu is not None else self.opts.device
+
+    def _finish(self, w: _Worker, rec: RunRecord, finished) -> None:
+        job, w.job = w.job, None
+        if rec.status != "ok":
+            text = tail(w.log, w.offset)
+            if text:
+                rec.info["stderr_tail"] = text
+        finished(job, rec)
+
+    def _kill_and_record(self, w: _Worker, status: str, error: str, finished) -> None:
+        w.proc.kill()
+        w.proc.join(5)
+        rec = self._fail(w, status, error)
+        self._finish(w, rec, finished)
+        self._stop(w, kill=True)
+
+    # -- the supervision loop
+    def run(self, queue, finished) -> None:
+        try:
+            while True:
+                for slot in range(self.n):
+                    w = self.workers[slot]
+                    if w is not None and w.job is not None:
+                        continue
+                    job = queue.next() if len(queue) else None
+                    if job is None:
+                        break
+                    if w is None or not w.proc.is_alive():
+                        if w is not None:
+                            self._stop(w, kill=True)
+                        w = self._start(slot)
+                    try:
+                        self._dispatch(w, job)
+                    except OSError:  # it died idle, just now: a fresh one takes the job
+                        self._stop(w, kill=True)
+                        self._dispatch(self._start(slot), job)
+                busy = [w for w in self.workers if w is not None and w.job is not None]
+                if not busy:
+                    if not len(queue):
+                        return
+                    continue  # everything left is held by another process: queue.next() waits
+                self._supervise(busy, finished)
+        finally:
+            for w in list(self.workers):
+                if w is not None:
+                    self._stop(w, kill=w.job is not None)
+            shutil.rmtree(self.logdir, ignore_errors=True)
+
+    def _supervise(self, busy: list[_Worker], finished) -> None:
+        by_conn = {w.conn: w for w in busy}
+        by_sentinel = {w.proc.sentinel: w for w in busy}
+        ready = mp.connection.wait([*by_conn, *by_sentinel], timeout=POLL_S)
+        for r in ready:
+            if r in by_conn:
+                w = by_conn[r]
+                self._receive(w, finished)
+        for r in ready:
+            w = by_sentinel.get(r)
+            if w is not None and w.job is not None:
+                while w.job is not None and w.conn.poll() and self._receive(w, finished):
+                    pass  # read what it said before dying
+                if w.job is not None:
+                    w.proc.join(1)
+                    self._died(w, finished)
+        now = time.monotonic()
+        for w in busy:
+            job = w.job
+            if job is None or w.started is None:
+                continue
+            if job.timeout is not None and now - w.started > job.timeout:
+                self._kill_and_record(w, "timeout", f"passed its time limit of {job.timeout:g}s and was killed",
+                                      finished)
+                continue
+            if job.memory_limit_mb is not None:
+                rss = rss_mb(w.proc.pid)
+                w.peak_mb = max(w.peak_mb, rss)
+                if rss > job.memory_limit_mb:
+                    self._kill_and_record(w, "oom", f"worker memory reached {rss:.0f} MB, over its limit of "
+                                          f"{job.memory_limit_mb:g} MB, and was killed", finished)
+
+    def _receive(self, w: _Worker, finished) -> bool:
+        """Handle one message; False when the pipe is closed (the worker is gone)."""
+        try:
+            msg = w.conn.recv()
+        except (EOFError, OSError):
+            return False
+        if msg[0] == "started":
+            w.started = time.monotonic()
+        elif msg[0] == "done":
+            self._finish(w, RunRecord.from_dict(msg[1]), finished)
+        elif msg[0] == "error":
+            self._finish(w, self._fail(w, "failed", msg[1]), finished)
+        return True
+
+    def _died(self, w: _Worker, finished) -> None:
+        code = w.proc.exitcode
+        if code is not None and code < 0:
+            how = f"killed by {_signal_name(code)}"
+            if code == -signal.SIGKILL:
+                how += " (from outside bench: the system may have run out of memory)"
+        else:
+            how = f"exited with status {code}"
+        rec = self._fail(w, "crashed", f"the worker process {how} during this run")
+        self._finish(w, rec, finished)
+        self._stop(w, kill=True)
