@@ -226,7 +226,8 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     table_rows = [(label, [r.get(h, Cell()) for h in headers]) for label, r in rows.items()]
     notes = _notes(dataset, dparams, split, chosen, fps, ds_entry)
     if compare_to:
-        notes.append(_compare(rows, chosen, compare_to, test))
+        note = _compare(rows, chosen, compare_to, test)
+        notes.append(note.replace("over seeds", "over folds × seeds, paired by fold and seed") if pooled else note)
     failed = sorted({f"{s.label} seed {s.seed}: {r.status}" for s, r, _ in chosen if r is not None and r.status != "ok"})
     if failed:
         notes.append("Runs that did not finish (shown by status, never dropped): " + "; ".join(failed))
