@@ -78,9 +78,11 @@ def _unpickle_batch(raw: bytes, name: str, source: Path) -> tuple[np.ndarray, np
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), labels
 
 
-def read_archive(path: str | os.PathLike, md5: str | None = ARCHIVE_MD5) -> Arrays:
-    """The train and test arrays of the official archive, after its md5 and members are checked."""
+def read_archive(path: str | os.PathLike, md5: str | None = "official") -> Arrays:
+    """The train and test arrays of the official archive, after its md5 (default: the official
+    archive's, ``ARCHIVE_MD5``) and its members are checked."""
     path = Path(path)
+    md5 = ARCHIVE_MD5 if md5 == "official" else md5
     if md5 is not None:
         verify(path, "md5", md5, f"Delete it and download it again: {URL}.")
     with tarfile.open(path, "r:gz") as tar:
@@ -196,7 +198,7 @@ def locate(data_dir: Path, cache_dir: Path) -> tuple[str, Path]:
         raise FilesMissing(f"dataset cifar10: neither {data_dir} nor {dest_root} is writable, so the "
                            f"archive cannot be downloaded. " + _manual_steps(data_dir))
     url = os.environ.get("BENCH_CIFAR10_URL") or URL
-    return "archive", download_verified(url, dest_root / ARCHIVE, "md5", ARCHIVE_MD5, "cifar10",
+    return "archive", download_verified(url, dest_root / ARCHIVE, "md5", ARCHIVE_MD5, "dataset cifar10",
                                         _manual_steps(data_dir))
 
 
