@@ -109,7 +109,7 @@ def test_cnn_learns_digits_and_records_errors_per_epoch():
     D = load_file(ROOT / "datasets" / "digits.py")
     task = D.Digits().load(None)
     ctx = FitContext(seed=0)
-    est = CNN.CifarResNet(epochs=3, batch_size=32, augment=False).fit(task.part("train"), task.part("valid"), ctx)
+    est = CNN.CifarResNet(depth=8, widths=(8, 16, 32), epochs=3, batch_size=32, augment=False).fit(task.part("train"), task.part("valid"), ctx)
     acc = float(np.mean(est.predict(task.part("test")) == task.part("test").y))
     assert acc > 0.8, acc
     rows = [r for r in ctx.history if "train_error" in r]
