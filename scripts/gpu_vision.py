@@ -247,7 +247,8 @@ def run(args) -> None:
         say(f"Shortened schedule: {how}; the paper trains {PAPER_EPOCHS} epochs (64k iterations); "
             f"lr 0.1, / 10 at epochs {round(0.5 * epochs)} and {round(0.75 * epochs)}.")
         say("")
-        say("| network | epochs | train error (last epoch) | valid error (held-out 5,000) | test error | s/epoch |")
+        say(f"| network | epochs | train error (last epoch) | valid error (held-out {len(task.split.valid):,}) "
+            f"| test error | s/epoch |")
         say("|---|---|---|---|---|---|")
         for v in variants:
             rest = max(1.0, args.budget - (time.perf_counter() - t_start))
