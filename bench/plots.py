@@ -1,6 +1,7 @@
 """PNG figures from run records and fitted models (matplotlib, headless)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -104,7 +105,8 @@ def depth_curves(records: Iterable[RunRecord], out: Path, title: str = "",
     by_family: dict[str, list[RunRecord]] = {f: [] for f in families}
     for rec in records:
         variant = str(rec.spec.get("method", rec.label))
-        fam = next((f for f in families if variant.startswith(f + "-")), None)
+        m = re.match(r"^([a-z]+)-(\d+)(-|$)", variant)  # plain-56, resnet-20-nobn; not resnet-fast
+        fam = m.group(1) if m and m.group(1) in families else None
         if fam is not None and _depth_rows(rec):
             by_family[fam].append(rec)
     if not any(by_family.values()):
@@ -137,7 +139,7 @@ def depth_table(records: Iterable[RunRecord]) -> str:
              "test error | device |", "|---|---|---|---|---|---|"]
     for rec in sorted(records, key=lambda r: str(r.spec.get("method"))):
         rows = _depth_rows(rec)
-        if not rows:
+        if not rows or not re.match(r"^[a-z]+-\d+", str(rec.spec.get("method"))):
             continue
         train = [r["train_error"] for r in rows if "train_error" in r]
         valid = [1 - r["valid_accuracy"] for r in rows if "valid_accuracy" in r]
