@@ -26,7 +26,6 @@ many images per class (quick runs); every choice is part of the split fingerprin
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import pickle
 import tarfile
