@@ -215,3 +215,14 @@ def test_digits_is_embedded_images():
     sizes = task.split.sizes()
     assert sum(sizes.values()) == 1797 and sizes["test"] >= 350
     assert not set(task.split.train) & set(task.split.test)
+
+
+def test_smoke_suite_has_a_cnn_and_a_pixel_baseline_on_digits_only():
+    from bench.registry import discover
+    from bench.suite import load_suite
+
+    reg = discover(entry_points=False)
+    specs = load_suite(reg.suite_path("smoke"), name="smoke").expand(reg)
+    on_digits = sorted(s.method for s in specs if s.dataset == "digits")
+    assert on_digits == ["knn", "resnet-20"]
+    assert not [s for s in specs if s.method == "resnet-20" and s.dataset != "digits"]
