@@ -624,6 +624,30 @@ def _plot_sections(suite_name, out, results_dir, plugins, fn, default_name, what
     click.echo(f"wrote {path}")
 
 
+@plot.command("depth")
+@click.option("--suite", "suite_name", default="resnet-depth", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/depth-curves.png).")
+@results_option
+@plugins_option
+def plot_depth(suite_name, out, results_dir, plugins) -> None:
+    """He et al.'s Fig. 1: training and held-out error per epoch, plain vs residual networks;
+    also writes the final errors as Markdown beside the PNG (depth-errors.md)."""
+    from . import plots, table
+
+    reg = _registry(plugins)
+    suite = _suite(reg, suite_name)
+    recs = [r for r in table.latest_records(suite, reg, Store(Path(results_dir))) if r.status == "ok"]
+    path = Path(out) if out else Path(results_dir) / suite.name / "depth-curves.png"
+    try:
+        plots.depth_curves(recs, path, title=f"{suite.name}: CIFAR-10 error per epoch "
+                                              f"(dashed: training, solid: held-out valid)")
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    md = path.with_name("depth-errors.md")
+    md.write_text(plots.depth_table(recs))
+    click.echo(f"wrote {path} and {md}")
+
+
 @plot.command("embeddings")
 @click.option("--dataset", required=True, help="Dataset name, e.g. rossmann.")
 @click.option("--split", help="Split name (default: the dataset's default).")

@@ -11,6 +11,9 @@
   (``embeddings={column: array (cardinality, dim)}``), then the continuous columns: the
   "with EE" columns of the entity-embedding paper's table.
 
+``pca=k`` (``encoder_for``) adds a seeded PCA to ``k`` components on top, fitted on the train
+rows: how the pixel baselines see images in fewer dimensions (``PCAEncoder``).
+
 ``scale=True`` standardizes with the mean and standard deviation of the data given to ``fit``.
 One-hot indicator columns are divided by their standard deviation but never centred, so
 sparse output stays sparse (centring does not change distances anyway).
@@ -181,6 +184,46 @@ class TabularEncoder:
         return f"TabularEncoder({self.encoding!r}, scale={self.scale})"
 
 
+class PCAEncoder:
+    """A fitted encoder followed by a seeded PCA (scikit-learn) to ``n_components`` columns."""
+
+    def __init__(self, base: TabularEncoder, n_components: int, seed: int = 0):
+        self.base = base
+        self.n_components = n_components
+        self.seed = seed
+
+    def fit(self, X: Any) -> "PCAEncoder":
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: Any) -> np.ndarray:
+        from sklearn.decomposition import PCA
+
+        M = self.base.fit_transform(X)
+        if sparse.issparse(M):
+            raise ValueError("pca needs dense features; use encoding='ordinal'")
+        k = int(self.n_components)
+        if k < 1:
+            raise ValueError(f"pca must be a positive number of components, not {self.n_components!r}")
+        k = min(k, *M.shape)
+        self.pca_ = PCA(n_components=k, svd_solver="randomized", random_state=self.seed).fit(M)
+        return self.pca_.transform(M).astype(np.float32)
+
+    def transform(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "pca_"):
+            raise RuntimeError("PCAEncoder.transform called before fit")
+        return self.pca_.transform(self.base.transform(X)).astype(np.float32)
+
+    def __repr__(self) -> str:
+        return f"PCAEncoder({self.base!r}, {self.n_components})"
+
+
+def note_rows(ctx: Any, n_train: int, rows: np.ndarray | None) -> None:
+    """Record in the run (``ctx.info``) that train was subsampled by ``max_train_rows``."""
+    if rows is not None and ctx is not None:
+        ctx.info["train_rows"] = {"used": int(len(rows)), "of": int(n_train)}
+
+
 def use_log_target(setting: bool | str, part: Part) -> bool:
     """Resolve a baseline's ``log_target`` parameter: ``"auto"`` follows the dataset's hint."""
     if setting == "auto":
@@ -198,9 +241,12 @@ def use_log_target(setting: bool | str, part: Part) -> bool:
 
 
 def encoder_for(encoding: str, train: Part, ctx: Any = None, valid: Part | None = None,
-                scale: bool = False, sparse: bool | str = "auto", ee_variant: str = "ee") -> TabularEncoder:
+                scale: bool = False, sparse: bool | str = "auto", ee_variant: str = "ee",
+                pca: int | None = None, seed: int = 0):
     """An unfitted encoder for a baseline's ``encoding`` parameter; ``ee`` gets its embeddings
-    from the fit context (see ``embeddings_from``)."""
+    from the fit context (see ``embeddings_from``); ``pca=k`` reduces the result to k components."""
+    if pca:
+        return PCAEncoder(encoder_for(encoding, train, ctx, valid, scale, sparse, ee_variant), int(pca), seed)
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown encoding {encoding!r}; expected one of {ENCODINGS}")
     if encoding == "ee":

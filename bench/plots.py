@@ -1,6 +1,7 @@
 """PNG figures from run records and fitted models (matplotlib, headless)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -177,3 +178,65 @@ def time_vs_metric(sections, out: Path, title: str = "") -> Path:
         plt.close(fig)
         raise ValueError("no run with both a fit time and a metric among the records")
     return _save(plt, fig, out, title or "fit time vs metric")
+
+
+def _depth_rows(rec: RunRecord) -> list[dict]:
+    return [r for r in rec.history if "train_error" in r or "valid_accuracy" in r]
+
+
+def depth_curves(records: Iterable[RunRecord], out: Path, title: str = "",
+                 families: tuple[str, ...] = ("plain", "resnet")) -> Path:
+    """He et al. (2016)'s Fig. 1 / 6: error per epoch, one panel per family (plain, resnet),
+    one colour per depth; dashed = training error (of the augmented training batches, as
+    trained), solid = error on the held-out valid images."""
+    plt = _pyplot()
+    by_family: dict[str, list[RunRecord]] = {f: [] for f in families}
+    for rec in records:
+        variant = str(rec.spec.get("method", rec.label))
+        m = re.match(r"^([a-z]+)-(\d+)(-|$)", variant)  # plain-56, resnet-20-nobn; not resnet-fast
+        fam = m.group(1) if m and m.group(1) in families else None
+        if fam is not None and _depth_rows(rec):
+            by_family[fam].append(rec)
+    if not any(by_family.values()):
+        raise ValueError(f"no run of a {' or '.join(families)} network with a per-epoch error history")
+    fig, axes = plt.subplots(1, len(families), figsize=(6 * len(families), 4.5), sharey=True, squeeze=False)
+    for ax, fam in zip(axes[0], families):
+        recs = sorted(by_family[fam], key=lambda r: [int(t) if t.isdigit() else t
+                                                       for t in str(r.spec.get("method")).split("-")])
+        for i, rec in enumerate(recs):
+            rows = _depth_rows(rec)
+            colour = f"C{i}"
+            name = str(rec.spec.get("method", rec.label))
+            ep = [r["epoch"] for r in rows if "train_error" in r]
+            ax.plot(ep, [100 * r["train_error"] for r in rows if "train_error" in r], "--", color=colour,
+                    lw=1, label=f"{name} train")
+            ep = [r["epoch"] for r in rows if "valid_accuracy" in r]
+            ax.plot(ep, [100 * (1 - r["valid_accuracy"]) for r in rows if "valid_accuracy" in r], "-",
+                    color=colour, lw=2, label=f"{name} valid (held-out)")
+        ax.set(xlabel="epoch", title=f"{fam} networks", ylim=(0, None))
+        ax.grid(alpha=0.3)
+        if recs:
+            ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("error (%)")
+    return _save(plt, fig, out, title)
+
+
+def depth_table(records: Iterable[RunRecord]) -> str:
+    """A Markdown table of the depth runs: final training error, final valid error, test error."""
+    lines = ["| network | epochs | train error (last epoch) | valid error (held-out, last epoch) | "
+             "test error | device |", "|---|---|---|---|---|---|"]
+    for rec in sorted(records, key=lambda r: str(r.spec.get("method"))):
+        rows = _depth_rows(rec)
+        if not rows or not re.match(r"^[a-z]+-\d+", str(rec.spec.get("method"))):
+            continue
+        train = [r["train_error"] for r in rows if "train_error" in r]
+        valid = [1 - r["valid_accuracy"] for r in rows if "valid_accuracy" in r]
+        acc = rec.metrics.get("accuracy")
+
+        def pct(v):
+            return f"{100 * v:.2f} %" if v is not None else "n/a"
+
+        lines.append(f"| {rec.spec.get('method')} | {len(train)} | {pct(train[-1] if train else None)} | "
+                     f"{pct(valid[-1] if valid else None)} | {pct(1 - acc if acc is not None else None)} | "
+                     f"{rec.hardware or rec.device} |")
+    return "\n".join(lines) + "\n"

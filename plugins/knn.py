@@ -6,7 +6,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.preprocessing import normalize
 
 from bench import FitContext, Method, NotFittedError, Part
-from bench.encoding import encoder_for, take, train_rows, use_log_target
+from bench.encoding import encoder_for, note_rows, take, train_rows, use_log_target
 
 
 class KNN(Method):
@@ -23,6 +23,7 @@ class KNN(Method):
         "ee_variant": "ee",       # the embedding network behind encoding='ee' (fitted once, shared)
         "log_target": "auto",     # regression: average log(y); "auto" follows the dataset's hint
         "max_train_rows": None,   # random subset of train rows (KNN keeps all of them in memory)
+        "pca": None,              # images: PCA components of the flattened pixels (None: all pixels)
     }
     variants = {
         "knn": {},                               # the paper's KNN (its table: MAPE 0.290 on Rossmann)
@@ -32,12 +33,14 @@ class KNN(Method):
 
     def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "KNN":
         p = self.params
-        X, y = take(train, train_rows(len(train), p["max_train_rows"], ctx.seed))
+        rows = train_rows(len(train), p["max_train_rows"], ctx.seed)
+        X, y = take(train, rows)
+        note_rows(ctx, len(train), rows)
         if p["normalize"] not in ("rows", "standard", None):
             raise ValueError(f"{self.name}: normalize must be 'rows', 'standard' or None, "
                              f"not {p['normalize']!r}")
         encoder = encoder_for(p["encoding"], train, ctx, valid, scale=p["normalize"] == "standard",
-                              ee_variant=p["ee_variant"])
+                              ee_variant=p["ee_variant"], pca=p["pca"], seed=ctx.seed)
         self.encoder_ = encoder
         M = self._features(X, fitting=True)
         self.log_target_ = use_log_target(p["log_target"], train)

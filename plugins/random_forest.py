@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from bench import FitContext, Method, NotFittedError, Part
-from bench.encoding import encoder_for, take, train_rows, use_log_target
+from bench.encoding import encoder_for, note_rows, take, train_rows, use_log_target
 
 
 class RandomForest(Method):
@@ -24,13 +24,17 @@ class RandomForest(Method):
         "ee_variant": "ee",        # the embedding network behind encoding='ee' (fitted once, shared)
         "log_target": "auto",      # regression: fit log(y), predict exp; "auto" follows the dataset's hint
         "max_train_rows": None,    # random subset of train rows (images: trees on pixels are slow)
+        "pca": None,  # images: PCA components of the flattened pixels (None: all pixels)
     }
     variants = {"random-forest": {}}
 
     def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "RandomForest":
         p = self.params
-        X, y = take(train, train_rows(len(train), p["max_train_rows"], ctx.seed))
-        encoder = encoder_for(p["encoding"], train, ctx, valid, ee_variant=p["ee_variant"])
+        rows = train_rows(len(train), p["max_train_rows"], ctx.seed)
+        X, y = take(train, rows)
+        note_rows(ctx, len(train), rows)
+        encoder = encoder_for(p["encoding"], train, ctx, valid, ee_variant=p["ee_variant"], pca=p["pca"],
+                              seed=ctx.seed)
         M = encoder.fit_transform(X)
         self.log_target_ = use_log_target(p["log_target"], train)
         classify = train.kind in ("classification", "image-classification")

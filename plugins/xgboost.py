@@ -5,7 +5,7 @@ import numpy as np
 import xgboost as xgb
 
 from bench import FitContext, Method, NotFittedError, Part
-from bench.encoding import encoder_for, take, train_rows, use_log_target
+from bench.encoding import encoder_for, note_rows, take, train_rows, use_log_target
 
 
 class XGBoost(Method):
@@ -26,6 +26,7 @@ class XGBoost(Method):
         "ee_variant": "ee",             # the embedding network behind encoding='ee' (fitted once, shared)
         "log_target": "auto",           # regression: fit log(y), predict exp; "auto" follows the hint
         "max_train_rows": None,         # random subset of train rows (images: 3072 features are slow)
+        "pca": None,  # images: PCA components of the flattened pixels (None: all pixels)
     }
     variants = {"xgboost": {}}
 
@@ -34,8 +35,11 @@ class XGBoost(Method):
         if p["tree_method"] not in ("hist", "exact", "approx"):
             raise ValueError(f"{self.name}: tree_method must be 'hist', 'exact' or 'approx', "
                              f"not {p['tree_method']!r}")
-        X, y = take(train, train_rows(len(train), p["max_train_rows"], ctx.seed))
-        encoder = encoder_for(p["encoding"], train, ctx, valid, ee_variant=p["ee_variant"])
+        rows = train_rows(len(train), p["max_train_rows"], ctx.seed)
+        X, y = take(train, rows)
+        note_rows(ctx, len(train), rows)
+        encoder = encoder_for(p["encoding"], train, ctx, valid, ee_variant=p["ee_variant"], pca=p["pca"],
+                              seed=ctx.seed)
         M = encoder.fit_transform(X)
         self.log_target_ = use_log_target(p["log_target"], train)
         self.classes_ = None

@@ -80,3 +80,29 @@ def test_scatter_without_times_is_an_error(tmp_path):
         s.headers = s.headers[:1]
     with pytest.raises(ValueError, match="no run with both a fit time and a metric"):
         plots.time_vs_metric(sections, tmp_path / "x.png")
+
+def _depth_record(variant: str, train_err: list[float], valid_acc: list[float], test_acc: float) -> RunRecord:
+    hist = [{"epoch": i + 1, "train_loss": 1.0, "train_error": t, "valid_accuracy": v, "lr": 0.1, "seconds": 1.0}
+            for i, (t, v) in enumerate(zip(train_err, valid_acc))]
+    hist.append({"epoch": len(hist), "note": "a note row"})
+    return RunRecord(key=variant, spec_id=variant, spec={"method": variant, "seed": 0}, status="ok",
+                     label=variant, history=hist, metrics={"accuracy": test_acc}, hardware="test CPU")
+
+
+def test_depth_curves_png_and_table(tmp_path):
+    recs = [_depth_record("plain-20", [0.5, 0.2], [0.6, 0.8], 0.79),
+            _depth_record("plain-56", [0.6, 0.3], [0.5, 0.7], 0.69),
+            _depth_record("resnet-20", [0.5, 0.15], [0.6, 0.85], 0.84),
+            _depth_record("resnet-56", [0.4, 0.1], [0.7, 0.9], 0.895),
+            _depth_record("resnet-fast", [0.3, 0.1], [0.8, 0.9], 0.9)]  # not a depth network: left out
+    out = plots.depth_curves(recs, tmp_path / "depth.png", title="t")
+    data = out.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 5000
+    table = plots.depth_table(recs[:4])
+    assert "| resnet-56 | 2 | 10.00 % | 10.00 % | 10.50 % | test CPU |" in table
+    assert "| plain-56 | 2 | 30.00 % | 30.00 % | 31.00 % |" in table
+
+
+def test_depth_curves_without_depth_runs_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no run of a plain or resnet network"):
+        plots.depth_curves([_depth_record("resnet-fast", [0.3], [0.8], 0.9)], tmp_path / "x.png")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
+SCHEDULES = ("constant", "step", "multistep", "cosine", "onecycle")
 
 
 def param_groups(model: nn.Module, lr_mult: Mapping[str, float] | None = None,
@@ -84,11 +84,14 @@ def make_optimizer(name: str, groups: Iterable[dict], lr: float, *, momentum: fl
 
 def lr_factors(schedule: str, epochs: int, steps_per_epoch: int, *, step_every: int = 1,
                step_gamma: float = 0.1, warmup_epochs: float = 0.0, pct_start: float = 0.25,
-               div_factor: float = 25.0, final_div: float = 1e4, min_factor: float = 0.0) -> list[float]:
+               div_factor: float = 25.0, final_div: float = 1e4, min_factor: float = 0.0,
+               milestones: tuple[int, ...] = ()) -> list[float]:
     """Per-step multipliers of the peak lr, one per optimizer step of the whole run.
 
     - ``constant``: 1 throughout.
     - ``step``: multiply by ``step_gamma`` every ``step_every`` epochs (annealing in steps).
+    - ``multistep``: multiply by ``step_gamma`` at each epoch in ``milestones`` (He et al. 2016:
+      lr / 10 at 50 % and 75 % of the run).
     - ``cosine``: half a cosine from 1 down to ``min_factor`` at the last step.
     - ``onecycle``: cosine warm-up from ``1/div_factor`` to 1 over ``pct_start`` of the run,
       then cosine decay to ``1/(div_factor*final_div)`` (Smith's 1cycle, fastai's shape).
@@ -100,6 +103,9 @@ def lr_factors(schedule: str, epochs: int, steps_per_epoch: int, *, step_every: 
     elif schedule == "step":
         every = max(1, int(step_every))
         f = [step_gamma ** ((s // steps_per_epoch) // every) for s in range(total)]
+    elif schedule == "multistep":
+        marks = sorted(int(m) for m in milestones)
+        f = [step_gamma ** sum((s // steps_per_epoch) >= m for m in marks) for s in range(total)]
     elif schedule == "cosine":
         last = max(1, total - 1)
         f = [min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * s / last)) for s in range(total)]

@@ -43,7 +43,8 @@ class TrainConfig:
     # schedule
     schedule: str = "constant"  # constant | step | cosine | onecycle (all per step)
     step_every: int = 1  # step: epochs between drops
-    step_gamma: float = 0.1  # step: factor per drop
+    step_gamma: float = 0.1  # step / multistep: factor per drop
+    milestones: tuple[int, ...] = ()  # multistep: epochs at which the lr drops
     warmup_epochs: float = 0.0  # linear warm-up for constant / step / cosine
     pct_start: float = 0.25  # onecycle: share of the run spent warming up
     div_factor: float = 25.0  # onecycle: start lr = lr / div_factor
@@ -83,7 +84,10 @@ class FitResult:
 def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
         valid: Data | None = None, loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
         metric: MetricFn | None = None, metric_name: str = "valid_loss", maximize: bool = False,
-        ctx: Any = None, desc: str = "train", log_extra: Mapping[str, Any] | None = None) -> FitResult:
+        ctx: Any = None, desc: str = "train", log_extra: Mapping[str, Any] | None = None,
+        augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
+        train_metric: Callable[[Tensor, Tensor], Tensor] | None = None,
+        train_metric_name: str = "train_metric") -> FitResult:
     """Train ``model`` in place on ``train`` and return a :class:`FitResult`.
 
     ``valid`` with ``metric`` (or, without one, the loss) is scored after every epoch for the
@@ -91,6 +95,12 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
     ``bench.FitContext``: history rows go to ``ctx.log_epoch``, epochs to ``ctx.progress``, and
     ``ctx.time_budget`` bounds the run unless ``config.time_budget`` is set. ``log_extra`` is
     added to every history row (e.g. ``{"member": 2}`` for an ensemble).
+
+    ``augment(x, generator)`` transforms the first input of the whole permuted epoch on the
+    device, once per epoch (e.g. :class:`bench.nn.augment.CropFlip`), drawing from the loop's
+    seeded generator. ``train_metric(outputs, target)`` is averaged over the epoch's batches
+    (as trained: train mode, augmented) and logged as ``train_metric_name``, e.g. the training
+    error of a classifier, at no extra pass over the data.
     """
     cfg = config or TrainConfig()
     loss_fn = loss_fn or nn.functional.mse_loss
@@ -122,7 +132,8 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
     base_lr = [cfg.lr * g["lr_mult"] for g in groups]
     lrf = lr_factors(cfg.schedule, cfg.epochs, steps_per_epoch, step_every=cfg.step_every,
                      step_gamma=cfg.step_gamma, warmup_epochs=cfg.warmup_epochs,
-                     pct_start=cfg.pct_start, div_factor=cfg.div_factor, final_div=cfg.final_div)
+                     pct_start=cfg.pct_start, div_factor=cfg.div_factor, final_div=cfg.final_div,
+                     milestones=tuple(cfg.milestones))
     mom = momentum_factors(cfg.schedule, len(lrf), cfg.pct_start, cfg.cycle_momentum)
     params = [p for g in groups for p in g["params"]]
     gen = generator(cfg.seed, device)
@@ -147,9 +158,12 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
             perm = torch.randperm(n, generator=gen, device=device)
             xs = [x.index_select(0, perm) for x in inputs]
             ys = target.index_select(0, perm)
+            if augment is not None:
+                xs[0] = augment(xs[0], gen)
             if cfg.channels_last:
                 xs = [x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x for x in xs]
             losses: list[Tensor] = []
+            train_scores: list[Tensor] = []
             out_of_time = False
             for i in range(steps_per_epoch):
                 f = lrf[step]
@@ -170,6 +184,8 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
                     nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 opt.step()
                 losses.append(loss.detach())
+                if train_metric is not None:
+                    train_scores.append(torch.as_tensor(train_metric(out.detach(), ys[lo:lo + bs])).float())
                 step += 1
                 if deadline is not None and (i & 31) == 31 and time.perf_counter() > deadline:
                     out_of_time = True
@@ -180,6 +196,8 @@ def fit(model: nn.Module, train: Data, config: TrainConfig | None = None, *,
             result.steps = step
             result.epochs_run = epoch + 1
             row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
+            if train_scores:
+                row[train_metric_name] = torch.stack(train_scores).mean().item()
             score = None
             if valid is not None:
                 v_inputs, v_target = valid
