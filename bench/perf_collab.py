@@ -53,8 +53,8 @@ def _surprise(algo_name: str) -> Callable[[Part, Part, int], Callable[[Part], np
 
 
 def _fastai(train: Part, valid: Part, seed: int):
-    from fastai.collab import collab_learner
-    from fastai.tabular.all import Categorify, TabularCollab, TransformBlock
+    from fastai.collab import TabularCollab, collab_learner
+    from fastai.tabular.all import Categorify, TransformBlock
     from fastai.torch_core import set_seed
 
     set_seed(seed, reproducible=True)
@@ -106,14 +106,20 @@ def run_collab(registry, tasks: dict[str, Task], variants=BENCH_VARIANTS, peers=
     rows = []
     for name, who, fit in contenders:
         per_fold, maes, fit_s = {}, [], 0.0
-        for fold, task in tasks.items():
-            train, valid, test = task.part("train"), task.part("valid"), task.part("test")
-            t0 = time.perf_counter()
-            predict = fit(train, valid, seed)
-            fit_s += time.perf_counter() - t0
-            pred = predict(test)
-            per_fold[fold] = rmse(test.y, pred)
-            maes.append(mae(test.y, pred))
+        try:
+            for fold, task in tasks.items():
+                train, valid, test = task.part("train"), task.part("valid"), task.part("test")
+                t0 = time.perf_counter()
+                predict = fit(train, valid, seed)
+                fit_s += time.perf_counter() - t0
+                pred = predict(test)
+                per_fold[fold] = rmse(test.y, pred)
+                maes.append(mae(test.y, pred))
+        except Exception as exc:  # one broken contender must not cost the others' numbers
+            echo(f"{name:22s} FAILED: {type(exc).__name__}: {exc}")
+            rows.append({"method": name, "from": who, "rmse": float("nan"), "mae": float("nan"),
+                         "fit_s": float("nan"), "error": f"{type(exc).__name__}: {exc}"[:200]})
+            continue
         row = {"method": name, "from": who, "rmse": float(np.mean(list(per_fold.values()))),
                "mae": float(np.mean(maes)), "fit_s": round(fit_s, 2),
                **{f"rmse_{k}": round(v, 4) for k, v in per_fold.items()}}

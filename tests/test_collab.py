@@ -164,3 +164,30 @@ def test_item_embedding_plot_labels_the_most_rated_items(tmp_path):
                                     "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_perf_collab_rows_and_skipped_peers(sim_task, monkeypatch):
+    from bench import perf_collab
+
+    monkeypatch.setattr(perf_collab.importlib.util, "find_spec", lambda name: None)  # no peers installed
+    said = []
+    rows = perf_collab.run_collab(REG, {"random": sim_task}, ["global-mean", "bias"],
+                                  ["surprise-svd", "fastai-collab"], echo=said.append)
+    assert [r["method"] for r in rows] == ["global-mean", "bias"]
+    assert rows[1]["rmse"] < rows[0]["rmse"] and rows[0]["rmse_random"] == pytest.approx(rows[0]["rmse"], abs=1e-4)
+    assert any("skipping surprise-svd" in s and "pip install scikit-surprise" in s for s in said)
+    assert any("skipping fastai-collab" in s for s in said)
+    assert perf_collab.time_ratio(rows) is None  # neither mf nor surprise-svd ran
+
+
+def test_perf_collab_keeps_going_when_a_contender_fails(sim_task, monkeypatch):
+    from bench import perf_collab
+
+    def broken(train, valid, seed):
+        raise RuntimeError("peer crashed")
+
+    monkeypatch.setattr(perf_collab, "_surprise", lambda name: broken)
+    monkeypatch.setattr(perf_collab, "peer_available", lambda name: None)
+    rows = perf_collab.run_collab(REG, {"random": sim_task}, ["bias"], ["surprise-svd"], echo=lambda s: None)
+    assert rows[0]["method"] == "bias" and np.isfinite(rows[0]["rmse"])
+    assert rows[1]["method"] == "surprise-svd" and "peer crashed" in rows[1]["error"]
