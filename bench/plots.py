@@ -40,28 +40,34 @@ def _valid_key(history: list[dict]) -> str | None:
 
 
 def learning_curves(records: Iterable[RunRecord], out: Path, title: str = "") -> Path:
-    """Train loss and the valid metric per epoch, one line per run (first ensemble member)."""
+    """Train loss and the valid metric per epoch, one line per run (first ensemble member).
+
+    Runs of one table row (several seeds or folds) share a colour and one legend entry."""
     plt = _pyplot()
-    fig, (ax_loss, ax_valid) = plt.subplots(1, 2, figsize=(12, 4.5))
-    drawn = 0
-    for rec in sorted(records, key=lambda r: r.label):
-        rows = [r for r in rec.history if "train_loss" in r and r.get("member", 0) == 0]
-        if not rows:
-            continue
-        key = _valid_key(rows)
-        epochs = [r["epoch"] for r in rows]
-        name = f"{rec.label} (seed {rec.spec.get('seed')})"
-        ax_loss.plot(epochs, [r["train_loss"] for r in rows], marker=".", label=name)
-        if key:
-            ax_valid.plot(epochs, [r.get(key, np.nan) for r in rows], marker=".", label=name)
-            ax_valid.set_ylabel(key)
-        drawn += 1
-    if not drawn:
+    fig, (ax_loss, ax_valid) = plt.subplots(1, 2, figsize=(13, 4.5))
+    runs = [(rec, [r for r in rec.history if "train_loss" in r and r.get("member", 0) == 0])
+            for rec in sorted(records, key=lambda r: r.label)]
+    runs = [(rec, rows) for rec, rows in runs if rows]
+    if not runs:
         plt.close(fig)
         raise ValueError("no run with a per-epoch history among the records")
+    labels = list(dict.fromkeys(rec.label for rec, _ in runs))
+    counts = {label: sum(rec.label == label for rec, _ in runs) for label in labels}
+    for rec, rows in runs:
+        i = labels.index(rec.label)
+        style = {"color": f"C{i % 10}", "ls": "-" if i < 10 else "--", "marker": "."}
+        first = next(r for r, _ in runs if r.label == rec.label) is rec
+        name = rec.label + (f" ({counts[rec.label]} runs)" if counts[rec.label] > 1
+                            else f" (seed {rec.spec.get('seed')})")
+        epochs = [r["epoch"] for r in rows]
+        ax_loss.plot(epochs, [r["train_loss"] for r in rows], label=name if first else None, **style)
+        key = _valid_key(rows)
+        if key:
+            ax_valid.plot(epochs, [r.get(key, np.nan) for r in rows], label=name if first else None, **style)
+            ax_valid.set_ylabel(key)
     ax_loss.set(xlabel="epoch", ylabel="train loss", title="training loss")
     ax_valid.set(xlabel="epoch", title="valid metric")
-    ax_valid.legend(fontsize=8)
+    ax_valid.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _save(plt, fig, out, title)
 
 
@@ -166,7 +172,9 @@ def time_vs_metric(sections, out: Path, title: str = "") -> Path:
         for label, suffix, cell, fit in _headline_cells(s):
             if cell.mean is None or fit is None or fit.mean is None or len(fit.values) != len(cell.values):
                 continue
-            ax.scatter(np.maximum(fit.values, 1e-3), cell.values, s=30, alpha=0.8, label=label + suffix)
+            k = drawn - before  # past ten series, colours repeat: the marker tells them apart
+            ax.scatter(np.maximum(fit.values, 1e-3), cell.values, s=30, alpha=0.8, label=label + suffix,
+                       color=f"C{k % 10}", marker="os^Dv"[(k // 10) % 5])
             drawn += 1
         metric = s.headline[0][0][: len(s.headline[0][0]) - len(s.headline[0][1])] or "metric"
         ax.set_xscale("log")
