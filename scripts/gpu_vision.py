@@ -23,7 +23,6 @@ belong to, so back on a workstation::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import inspect
 import json
 import sys
@@ -41,11 +40,9 @@ TARGET = 0.94
 # -- prepare: PNGs -> parts --------------------------------------------------------------------
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+    from bench.archive import file_digest  # bench is on PYTHONPATH; imported late like the rest
+
+    return file_digest(path, "sha256")
 
 
 def write_parts(arrays: dict[str, np.ndarray], out: Path, part_mib: float = 60.0) -> Path:
