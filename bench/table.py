@@ -226,8 +226,8 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     table_rows = [(label, [r.get(h, Cell()) for h in headers]) for label, r in rows.items()]
     notes = _notes(dataset, dparams, split, chosen, fps, ds_entry)
     if compare_to:
-        note = _compare(rows, chosen, compare_to, test)
-        notes.append(note.replace("over seeds", "over folds × seeds, paired by fold and seed") if pooled else note)
+        notes.append(_compare(rows, chosen, compare_to, test,
+                              over="folds × seeds, paired by fold and seed" if pooled else "seeds"))
     failed = sorted({f"{s.label} seed {s.seed}: {r.status}" for s, r, _ in chosen if r is not None and r.status != "ok"})
     if failed:
         notes.append("Runs that did not finish (shown by status, never dropped): " + "; ".join(failed))
@@ -237,7 +237,8 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
                    lower_is_better=get_metric(metrics[0]).lower_is_better if metrics else True)
 
 
-def _compare(rows: "OrderedDict[str, dict[str, Cell]]", chosen: list, compare_to: str, test: str) -> str:
+def _compare(rows: "OrderedDict[str, dict[str, Cell]]", chosen: list, compare_to: str, test: str,
+             over: str = "seeds") -> str:
     """Mark each metric cell that a paired test over seeds finds better (▲) or worse (▼) than the
     reference row's cell in the same column; returns the footnote saying what was done."""
     ref_label = compare_to if compare_to in rows else next(
@@ -262,7 +263,7 @@ def _compare(rows: "OrderedDict[str, dict[str, Cell]]", chosen: list, compare_to
                 cell.mark = BETTER if cmp.better else WORSE
     what = "paired t-test" if test == "t-test" else "Wilcoxon signed-rank test"
     note = (f"{BETTER} / {WORSE}: significantly better / worse than `{ref_label}` in the same column "
-            f"({what} over seeds, p < {stats.ALPHA}); no mark: no significant difference")
+            f"({what} over {over}, p < {stats.ALPHA}); no mark: no significant difference")
     if too_few:
         note += (f"; {too_few} cell(s) not tested: fewer than {stats.min_pairs(test)} seeds paired with "
                  f"the reference (too few for the test)")
