@@ -195,11 +195,14 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
 
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, stop) if main_thread else None
+    # a shell's `cmd &` starts us with SIGINT ignored; `kill -INT` still means "stop cleanly"
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler) if main_thread else None
     try:
         summary = run_specs(reg, specs, store, opts, echo=lambda m: click.echo(m, err=True))
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
     if summary.interrupted:
         done = len(summary.outcomes)
         click.echo(f"interrupted: {done} of {len(specs)} runs finished and recorded (or settled); "
