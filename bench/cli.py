@@ -128,20 +128,32 @@ def _origin_short(origin) -> str:
               help="local: worker processes; inline: this process, no isolation (debugging); "
                    "ray: Ray tasks (pip install 'bench[ray]').")
 @click.option("--address", help="With --executor ray: the cluster address (default: start a local instance).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="CPU threads per run (torch, OpenMP, MKL, OpenBLAS), the same under every --jobs and "
+                   "executor, recorded and part of the run's key. Default: the cores available here.")
+@click.option("--allow-skip", is_flag=True,
+              help="Runs skipped because their data files are missing do not make the exit status nonzero.")
 @click.option("--force", is_flag=True, help="Re-run runs that are already recorded.")
-@click.option("--dry-run", is_flag=True, help="Print the plan (and what is already recorded) without running.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (and what is already recorded or stale) without running.")
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "html", "csv", "none"]), default="md",
               show_default=True, help="Print the suite's table in this format when done.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, results_dir, plugins, timeout,
-        memory_limit, jobs, executor, address, force, dry_run, fmt, quiet) -> None:
+        memory_limit, jobs, executor, address, threads, allow_skip, force, dry_run, fmt, quiet) -> None:
     """Run a suite: every method on the same shared split of every dataset, one record per run.
 
-    Each run executes in a worker process: an exception, a crash, or passing the time or memory
-    limit ends that run only (recorded as failed / crashed / timeout / oom) and the suite goes on.
-    Runs already recorded by the same plugin code on the same split are skipped (resume); several
-    `bench run` processes may share one results folder. Exit status 1 when any run failed,
-    130 when interrupted (Ctrl-C: finished runs are kept, nothing half-written).
+    Each run executes in a worker process, its data loading included: an exception, a crash, or
+    passing the time or memory limit ends that run only (recorded as failed / crashed / timeout /
+    oom) and the suite goes on. Runs already recorded by the same code (the plugin, every project
+    module it imports, the fits it uses, the dataset code) on the same split with the same
+    --threads are skipped (resume); several `bench run` processes may share one results folder.
+
+    \b
+    Exit status:
+      0    every planned run ran (or was already recorded)
+      1    a run failed (failed, crashed, timeout, oom; a dataset that failed to load included)
+      3    runs were skipped because data files are missing or a download failed (--allow-skip: 0)
+      130  interrupted (Ctrl-C, SIGTERM): finished runs are kept, nothing half-written
     """
     from . import environment, table
     from .limits import parse_memory
@@ -177,13 +189,20 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         raise click.UsageError(str(exc))
     opts = RunOptions(data_dir=ddir, cache_dir=cdir, device=dev, force=force, timeout=timeout,
                       memory_limit_mb=memory_mb, jobs=jobs, executor=executor, address=address,
-                      show_progress=not quiet, command=environment.command_line())
+                      show_progress=not quiet, command=environment.command_line(), threads=threads,
+                      allow_skip=allow_skip)
+    cores = environment.available_cores()
+    if executor == "local" and jobs * opts.threads > cores and not dry_run:
+        click.echo(f"note: {jobs} workers × {opts.threads} threads each on {cores} cores; the numbers are the "
+                   f"same, but pass --threads {max(1, cores // jobs)} to avoid oversubscription (it changes "
+                   f"the runs' keys)", err=True)
     if dry_run:
         from .runner import plan
 
         rows = plan(reg, specs, store, opts)
-        todo = sum(st == "to run" for _, st in rows)
-        click.echo(f"suite {suite.name}: {len(specs)} runs, {todo} to run (data {ddir}, results {results_dir})")
+        todo = sum(st.startswith("to run") for _, st in rows)
+        click.echo(f"suite {suite.name}: {len(specs)} runs, {todo} to run, {opts.threads} threads per run "
+                   f"(data {ddir}, results {results_dir})")
         for s, st in rows:
             click.echo(f"  [{st}] {s.describe()}")
         return
@@ -216,7 +235,7 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         out = Path(results_dir) / suite.name / f"table.{fmt}"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-    sys.exit(1 if summary.failed else 0)
+    sys.exit(summary.exit_status(allow_skip))
 
 
 @main.command("table")

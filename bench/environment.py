@@ -102,6 +102,43 @@ class PeakMemory:
         self.peak_mb = (self._peak - self._base) / 2**20
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """The cores this process may use (its CPU affinity), not all the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Threads per run when ``--threads`` is not given: this machine's available cores, the same
+    whatever ``--jobs`` or the executor, so a run's number does not depend on how it was run."""
+    return available_cores()
+
+
+def set_thread_env(threads: int) -> None:
+    """Before numerical libraries load (a fresh worker): OpenMP, MKL and OpenBLAS read these once."""
+    for var in THREAD_VARS:
+        os.environ[var] = str(threads)
+
+
+def apply_threads(threads: int):
+    """Set every thread pool this process has to ``threads`` for one run, and return the
+    threadpoolctl limiter to keep alive for the run: torch's intra-op pool, and the OpenMP /
+    BLAS pools of numpy, scipy and scikit-learn (already loaded, so environment variables are
+    too late for them)."""
+    set_thread_env(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)
+
+
 def command_line() -> str:
     argv = list(sys.argv)
     if argv and argv[0].endswith(("bench", "__main__.py")):

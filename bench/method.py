@@ -34,7 +34,8 @@ class FitContext:
         self.show_progress = show_progress
         self.history: list[dict[str, Any]] = []  # per-epoch rows, stored in the run record
         self.info: dict[str, Any] = {}  # free-form facts a method wants recorded
-        # set by the runner: variant name + overrides -> (class, resolved params, source hash)
+        # set by the runner: variant name + overrides -> (class, resolved params, fit identity:
+        # the parameters and the code behind them, transitively; see bench.identity)
         self.resolve_method: Callable[[str, dict], tuple[type, dict, str]] | None = None
 
     def child(self) -> "FitContext":
@@ -53,9 +54,9 @@ class FitContext:
         """
         if self.resolve_method is None:
             raise RuntimeError(f"this fit context cannot resolve method {variant!r} (no registry attached)")
-        cls, params, source_hash = self.resolve_method(variant, overrides)
+        cls, params, identity = self.resolve_method(variant, overrides)
         key = {"variant": variant, "params": repr(sorted(params.items())), "seed": self.seed,
-               "source": source_hash, "n_train": len(train)}
+               "identity": identity, "n_train": len(train)}
 
         def build() -> Method:
             sub = self.child()
@@ -122,6 +123,16 @@ class Method:
             raise TypeError(f"{type(self).__name__}: unknown parameter {', '.join(hints)}; "
                             f"known: {', '.join(self.defaults) or 'none'}")
         self.params: dict[str, Any] = {**self.defaults, **params}
+
+    @classmethod
+    def depends_on(cls, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The other variants a fit with ``params`` trains through ``ctx.fitted``, as
+        ``(variant, overrides)``: their parameters and code are part of this run's identity, so
+        changing the embedding network behind a "with EE" row re-runs that row. The shared case
+        is built in (``encoding="ee"`` fits ``ee_variant``); a method fitting others overrides it."""
+        if params.get("encoding") == "ee" and params.get("ee_variant"):
+            return [(str(params["ee_variant"]), {})]
+        return []
 
     @classmethod
     def all_variants(cls) -> dict[str, dict[str, Any]]:

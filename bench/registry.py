@@ -44,6 +44,7 @@ class Origin:
     distribution: str | None = None
     version: str | None = None
     entry_point: str | None = None
+    entry_point_value: str | None = None  # "module:attr" as the distribution declares it
     source_hash: str = ""
 
     def __str__(self) -> str:
@@ -258,7 +259,8 @@ class _Builder:
             for ep in metadata.entry_points(group=group):
                 dist = getattr(ep, "dist", None)
                 origin = Origin(distribution=dist.metadata["Name"] if dist else "?",
-                                version=dist.version if dist else "?", entry_point=f"{group}:{ep.name}")
+                                version=dist.version if dist else "?", entry_point=f"{group}:{ep.name}",
+                                entry_point_value=ep.value)
                 try:
                     obj = ep.load()
                     origin.source_hash = _object_hash(obj, origin)

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from . import environment as env
-from . import limits
+from . import identity, limits
 from .dataset import FilesMissing, LoadContext
 from .method import FitContext
 from .metrics import score
@@ -44,6 +44,12 @@ class RunOptions:
     show_progress: bool = True
     command: str = ""
     device_label: str = ""  # what the record says, e.g. cuda:3 for a worker that sees only GPU 3
+    threads: int | None = None  # CPU threads every run uses (torch, OpenMP, BLAS); None: the default
+    allow_skip: bool = False  # runs skipped for missing data do not make the exit status nonzero
+
+    def __post_init__(self) -> None:
+        if self.threads is None:
+            self.threads = env.default_threads()
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Outcome:
     record: RunRecord | None = None
 
 
+SKIPPED_EXIT = 3  # `bench run`'s exit status when planned runs were skipped for missing data
 _SHOWN = ("ok", "cached", "failed", "timeout", "oom", "crashed", "skipped", "n/a")
 
 
@@ -81,6 +88,14 @@ class Summary:
     @property
     def failed(self) -> bool:
         return any(self.count(s) for s in FAILED)
+
+    def exit_status(self, allow_skip: bool = False) -> int:
+        """1 when a run failed, 3 when runs were skipped for missing data (unless allowed), else 0."""
+        if self.failed:
+            return 1
+        if self.count("skipped") and not allow_skip:
+            return SKIPPED_EXIT
+        return 0
 
     def line(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in _SHOWN if self.count(s)]
@@ -122,7 +137,19 @@ def check_predictions(pred, n: int) -> np.ndarray:
 
 def _resolve(registry: Registry, variant: str, overrides: dict) -> tuple[type, dict, str]:
     entry = registry.method(variant)
-    return entry.cls, entry.resolved_params(overrides), entry.origin.source_hash
+    return entry.cls, entry.resolved_params(overrides), identity.fit_identity(registry, variant, overrides)
+
+
+def code_ids(registry: Registry, spec: RunSpec) -> dict[str, str]:
+    """The code identity of a run's method (with the fits it depends on) and of its dataset."""
+    return {"method": identity.method_identity(registry, spec.method, dict(spec.params)),
+            "dataset": identity.dataset_identity(registry, spec.dataset)}
+
+
+def run_key(registry: Registry, spec: RunSpec, fingerprint: str, threads: int | None) -> str:
+    """The record key: the experiment, its split, all the code behind it and its thread count."""
+    ids = code_ids(registry, spec)
+    return spec.key(fingerprint, ids["method"], ids["dataset"], threads)
 
 
 @dataclass(frozen=True)
@@ -147,16 +174,19 @@ def base_record(registry: Registry, spec: RunSpec, meta: TaskMeta, opts: RunOpti
     """A record of this run with everything but the outcome (status "failed" until it succeeds)."""
     entry = registry.method(spec.method)
     ds_entry = registry.dataset(spec.dataset)
+    ids = code_ids(registry, spec)
     return RunRecord(
-        key=spec.key(meta.fingerprint, entry.origin.source_hash, ds_entry.origin.source_hash),
+        key=spec.key(meta.fingerprint, ids["method"], ids["dataset"], opts.threads),
         spec_id=spec.spec_id, spec=spec.identity, status="failed", device=opts.device_label or opts.device,
         hardware=env.hardware(opts.device), versions=env.versions(), suite=spec.suite, label=spec.label,
         overrides=dict(spec.overrides),
         split={"name": spec.split, "fingerprint": meta.fingerprint, "sizes": meta.sizes},
         dataset={"name": meta.dataset, "synthetic": meta.synthetic, "params": dict(spec.dataset_params),
-                 "kind": meta.kind, "metrics": list(meta.metrics), "source_hash": ds_entry.origin.source_hash},
-        method={"family": entry.family, "variant": spec.method, "origin": entry.origin.as_dict()},
-        command=opts.command, started_at=_now())
+                 "kind": meta.kind, "metrics": list(meta.metrics), "source_hash": ds_entry.origin.source_hash,
+                 "identity": ids["dataset"]},
+        method={"family": entry.family, "variant": spec.method, "origin": entry.origin.as_dict(),
+                "identity": ids["method"]},
+        threads=opts.threads, command=opts.command, started_at=_now())
 
 
 def _now() -> str:
@@ -180,7 +210,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
         method = entry.cls(**dict(spec.params))
         train, valid, test = task.part("train"), task.part("valid"), task.part("test")
         seed_everything(spec.seed)
-        with env.PeakMemory() as mem:
+        with env.apply_threads(opts.threads), env.PeakMemory() as mem:
             t0 = time.perf_counter()
             method.fit(train, valid if len(valid) else None, ctx)
             t1 = time.perf_counter()
@@ -208,61 +238,150 @@ def _groups(specs: list[RunSpec]) -> dict[tuple, list[RunSpec]]:
     return groups
 
 
+def forget_tasks() -> None:
+    """Drop the dataset splits this process holds (a worker keeps one at a time)."""
+    _TASKS.clear()
+
+
+def unloaded_meta(registry: Registry, spec: RunSpec) -> TaskMeta:
+    """What a record can say about a task whose data never loaded: the dataset's card, no split."""
+    cls = registry.dataset(spec.dataset).cls
+    return TaskMeta(spec.dataset, cls.kind, tuple(cls.metrics), bool(cls.synthetic), "", {}, "")
+
+
+def _largest(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else max(values)
+
+
+class Loader:
+    """Loads each dataset split once, for its fingerprint and sizes, before its runs are planned.
+
+    Loading a dataset is a step of its runs like fitting: it runs in a worker process under the
+    same limits (the largest of its runs' time and memory limits), so a loader that raises,
+    crashes, exits or hangs ends that dataset's runs only, never `bench run`. The worker keeps the
+    data for the runs that follow. ``--executor inline`` loads in this process (no isolation)."""
+
+    def __init__(self, registry: Registry, opts: RunOptions, executor=None):
+        from .workers import LocalExecutor
+
+        self.registry, self.opts, self.owned = registry, opts, False
+        if opts.executor == "inline":
+            self.workers = None
+        elif isinstance(executor, LocalExecutor):
+            self.workers = executor
+        else:  # Ray, or planning only: one local worker of its own
+            import dataclasses
+
+            self.workers = LocalExecutor(dataclasses.replace(opts, jobs=1, show_progress=False), registry)
+            self.owned = True
+
+    def load(self, group: list[RunSpec]) -> tuple[str, TaskMeta | str]:
+        """("ok", TaskMeta), ("skipped", why) when files are missing, or (run status, why)."""
+        spec = group[0]
+        if self.workers is None:
+            try:
+                return "ok", TaskMeta.of(spec, load_task(self.registry, spec, self.opts.data_dir, self.opts.cache_dir))
+            except FilesMissing as exc:
+                return "skipped", str(exc)
+            except Exception as exc:
+                return ("oom" if _is_oom(exc) else "failed",
+                        f"loading {spec.dataset}/{spec.split} failed: {type(exc).__name__}: {exc}")
+        from .workers import LoadJob
+
+        origin = self.registry.dataset(spec.dataset).origin
+        job = LoadJob(spec, [origin.path] if origin.path else [], origin.path is None,
+                      timeout=_largest([limits.effective(self.opts.timeout, s.timeout) for s in group]),
+                      memory_limit_mb=_largest([limits.effective(self.opts.memory_limit_mb, s.memory_limit_mb)
+                                                for s in group]))
+        return self.workers.load(job)
+
+    def close(self) -> None:
+        if self.owned:
+            self.workers.close()
+            self.owned = False
+
+
+def _applies(registry: Registry, spec: RunSpec) -> bool:
+    return registry.dataset(spec.dataset).cls.kind in registry.method(spec.method).cls.kinds
+
+
 def plan(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions) -> list[tuple[RunSpec, str]]:
-    """What `run` would do with each spec, without fitting anything (datasets are loaded)."""
+    """What `run` would do with each spec, without fitting anything (datasets are loaded, in a
+    worker): recorded, to run (and why: new, or its record is stale), n/a, skip or fail."""
+    by_id: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in store.records():
+        if rec.status == "ok":
+            by_id[rec.spec_id].append(rec)
     out = []
-    for (dataset, _, split), group in _groups(specs).items():
-        ds_entry = registry.dataset(dataset)
-        try:
-            task = load_task(registry, group[0], opts.data_dir, opts.cache_dir)
-        except FilesMissing:
-            out += [(s, "skip: files missing") for s in group]
-            continue
-        except Exception as exc:
-            out += [(s, f"fail: cannot load ({type(exc).__name__})") for s in group]
-            continue
-        for s in group:
-            entry = registry.method(s.method)
-            if ds_entry.cls.kind not in entry.cls.kinds:
-                out.append((s, "n/a"))
+    loader = Loader(registry, opts)
+    try:
+        for (dataset, _, split), group in _groups(specs).items():
+            status, got = loader.load(group)
+            if status == "skipped":
+                out += [(s, "skip: files missing") for s in group]
                 continue
-            key = s.key(task.split.fingerprint, entry.origin.source_hash, ds_entry.origin.source_hash)
-            done = store.has_ok(key) and not opts.force
-            out.append((s, "recorded" if done else "to run"))
+            if status != "ok":
+                out += [(s, f"fail: cannot load ({status}: {str(got).splitlines()[0]})") for s in group]
+                continue
+            for s in group:
+                if not _applies(registry, s):
+                    out.append((s, "n/a"))
+                    continue
+                key = run_key(registry, s, got.fingerprint, opts.threads)
+                if store.has_ok(key) and not opts.force:
+                    out.append((s, "recorded"))
+                elif by_id.get(s.spec_id) and not opts.force:
+                    out.append((s, "to run: its record is stale (code, fits it uses, split or threads changed)"))
+                else:
+                    out.append((s, "to run"))
+    finally:
+        loader.close()
     return out
 
 
+def _record_load_failure(registry: Registry, spec: RunSpec, opts: RunOptions, status: str, why: str) -> RunRecord:
+    rec = base_record(registry, spec, unloaded_meta(registry, spec), opts)
+    rec.status, rec.error, rec.finished_at = status, why, _now()
+    rec.info["stage"] = "load"
+    return rec
+
+
 def prepare(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions,
-            summary: Summary, echo: Callable[[str], None]) -> list[Job]:
+            summary: Summary, echo: Callable[[str], None], loader: Loader) -> list[Job]:
     """Load each dataset split once (for its fingerprint), settle what needs no run (n/a, skipped,
-    already recorded) and turn the rest into jobs."""
+    already recorded, a dataset that failed to load) and turn the rest into jobs."""
     jobs: list[Job] = []
     for (dataset, _, split), group in _groups(specs).items():
         ds_entry = registry.dataset(dataset)
-        try:
-            task = load_task(registry, group[0], opts.data_dir, opts.cache_dir)
-        except FilesMissing as exc:
-            echo(f"skipped {dataset}/{split}: {exc}")
-            summary.outcomes += [Outcome(s, "skipped", str(exc)) for s in group]
-            continue
-        except Exception as exc:
-            msg = f"loading {dataset}/{split} failed: {type(exc).__name__}: {exc}"
-            echo(msg)
-            summary.outcomes += [Outcome(s, "failed", msg) for s in group]
-            continue
-        if opts.executor != "inline":  # workers load their own copy; the parent keeps none
-            _TASKS.clear()
+        applicable = []
         for s in group:
-            entry = registry.method(s.method)
-            if ds_entry.cls.kind not in entry.cls.kinds:
+            if _applies(registry, s):
+                applicable.append(s)
+            else:
                 summary.outcomes.append(Outcome(s, "n/a", f"{s.method} does not support {ds_entry.cls.kind}"))
-                continue
-            key = s.key(task.split.fingerprint, entry.origin.source_hash, ds_entry.origin.source_hash)
+        if not applicable:
+            continue
+        status, got = loader.load(applicable)
+        if status == "skipped":
+            echo(f"skipped {dataset}/{split}: {got}")
+            summary.outcomes += [Outcome(s, "skipped", str(got)) for s in applicable]
+            continue
+        if status != "ok":  # recorded for each of its runs: a table shows the failure, not a gap
+            echo(f"{status.upper()} loading {dataset}/{split}: {got}")
+            for s in applicable:
+                rec = _record_load_failure(registry, s, opts, status, str(got))
+                store.put(rec)
+                summary.outcomes.append(Outcome(s, status, f"{status.upper()} {s.describe()}: {got}", rec))
+            continue
+        meta = got
+        for s in applicable:
+            entry = registry.method(s.method)
+            key = run_key(registry, s, meta.fingerprint, opts.threads)
             old = store.get(key)
             if old is not None and old.status == "ok" and not opts.force:
                 summary.outcomes.append(Outcome(s, "cached", record=old))
                 continue
-            jobs.append(Job(s, key, TaskMeta.of(s, task), entry.origin, ds_entry.origin,
+            jobs.append(Job(s, key, meta, entry.origin, ds_entry.origin,
                             timeout=limits.effective(opts.timeout, s.timeout),
                             memory_limit_mb=limits.effective(opts.memory_limit_mb, s.memory_limit_mb)))
     return jobs
@@ -279,34 +398,43 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
     from .schedule import JobQueue
 
     summary = Summary()
+    executor = make_executor(opts, registry)
+    loader = Loader(registry, opts, executor)
     try:
-        jobs = prepare(registry, specs, store, opts, summary, echo)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-        return summary
-    progress = Progress(len(jobs), show=opts.show_progress, echo=echo)
-    queue = JobQueue(jobs, store, force=opts.force)
+        try:
+            jobs = prepare(registry, specs, store, opts, summary, echo, loader)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            return summary
+        finally:
+            loader.close()
+        progress = Progress(len(jobs), show=opts.show_progress, echo=echo)
+        queue = JobQueue(jobs, store, force=opts.force)
 
-    def finished(job: Job, rec: RunRecord, adopted: bool = False) -> None:
-        head = job.meta.metrics[0]
-        by = " (run by another bench process)" if adopted else ""
-        if rec.status == "ok":
-            fit = f" ({rec.fit_seconds:.1f}s fit)" if rec.fit_seconds is not None else ""
-            msg = f"ok {job.spec.describe()}: {head}={rec.metrics.get(head, float('nan')):.4f}{fit}{by}"
-        else:
-            label = "FAILED" if rec.status == "failed" else rec.status.upper()
-            msg = f"{label} {job.spec.describe()}: {rec.error}{by}"
-        status = "cached" if adopted and rec.status == "ok" else rec.status
-        summary.outcomes.append(Outcome(job.spec, status, msg, rec))
-        progress.advance(rec.status, msg)
+        def finished(job: Job, rec: RunRecord, adopted: bool = False) -> None:
+            head = job.meta.metrics[0]
+            by = " (run by another bench process)" if adopted else ""
+            if rec.status == "ok":
+                fit = f" ({rec.fit_seconds:.1f}s fit)" if rec.fit_seconds is not None else ""
+                msg = f"ok {job.spec.describe()}: {head}={rec.metrics.get(head, float('nan')):.4f}{fit}{by}"
+            else:
+                label = "FAILED" if rec.status == "failed" else rec.status.upper()
+                msg = f"{label} {job.spec.describe()}: {rec.error}{by}"
+            status = "cached" if adopted and rec.status == "ok" else rec.status
+            summary.outcomes.append(Outcome(job.spec, status, msg, rec))
+            progress.advance(rec.status, msg)
 
-    queue.on_adopt = lambda job, rec: finished(job, rec, adopted=True)
-    try:
-        if jobs:
-            make_executor(opts, registry).run(queue, lambda job, rec: (queue.finish(job, rec), finished(job, rec)))
-    except KeyboardInterrupt:
-        summary.interrupted = True
+        queue.on_adopt = lambda job, rec: finished(job, rec, adopted=True)
+        try:
+            if jobs:
+                executor.run(queue, lambda job, rec: (queue.finish(job, rec), finished(job, rec)))
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            queue.release_all()
+            progress.close()
     finally:
-        queue.release_all()
-        progress.close()
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
     return summary

@@ -41,10 +41,11 @@ class RunSpec:
     def spec_id(self) -> str:
         return _stable_hash(self.identity)
 
-    def key(self, fingerprint: str, method_hash: str, dataset_hash: str) -> str:
-        """The record key: the experiment plus the split and the plugins' source hashes."""
-        return _stable_hash({**self.identity, "fingerprint": fingerprint,
-                             "method_source": method_hash, "dataset_source": dataset_hash})
+    def key(self, fingerprint: str, method_hash: str, dataset_hash: str, threads: int | None = None) -> str:
+        """The record key: the experiment plus the split, the code identities of the method (with
+        every fit it depends on) and of the dataset (bench.identity), and the CPU thread count."""
+        return _stable_hash({**self.identity, "fingerprint": fingerprint, "method_code": method_hash,
+                             "dataset_code": dataset_hash, "threads": threads})
 
     def describe(self) -> str:
         ov = ", ".join(f"{k}={v}" for k, v in self.overrides)
@@ -82,8 +83,9 @@ class RunRecord:
     hardware: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     split: dict[str, Any] = field(default_factory=dict)  # name, fingerprint, sizes
-    dataset: dict[str, Any] = field(default_factory=dict)  # name, synthetic, params, source hash
-    method: dict[str, Any] = field(default_factory=dict)  # family, origin, source hash
+    dataset: dict[str, Any] = field(default_factory=dict)  # name, synthetic, params, source hash, identity
+    method: dict[str, Any] = field(default_factory=dict)  # family, origin, source hash, identity
+    threads: int | None = None  # CPU threads the run used (torch, OpenMP, BLAS): part of the key
     history: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     suite: str = ""

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from . import stats
+from . import identity, stats
 from .metrics import get_metric
 from .registry import Registry
 from .spec import RunRecord, RunSpec
@@ -83,14 +83,21 @@ class Section:
     lower_is_better: bool = True
 
 
-def _pick(records: list[RunRecord], method_hash: str, dataset_hash: str) -> tuple[RunRecord | None, bool]:
-    """The newest record made by the current plugin code; else the newest one, marked stale."""
+def _pick(records: list[RunRecord], method_id: str, dataset_id: str) -> tuple[RunRecord | None, bool]:
+    """The newest record made by the current code (the method's and dataset's code identities,
+    every fit the method depends on included: bench.identity); else the newest one, marked stale."""
     if not records:
         return None, False
-    current = [r for r in records if r.method.get("origin", {}).get("source_hash") == method_hash
-               and r.dataset.get("source_hash") == dataset_hash]
+    current = [r for r in records if r.method.get("identity") == method_id
+               and r.dataset.get("identity") == dataset_id]
     pool = current or records
     return max(pool, key=lambda r: r.finished_at), not current
+
+
+def current_ids(registry: Registry, spec: RunSpec) -> tuple[str, str]:
+    """The code identities a record of ``spec`` must carry to be current (not stale)."""
+    return (identity.method_identity(registry, spec.method, dict(spec.params)),
+            identity.dataset_identity(registry, spec.dataset))
 
 
 def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRecord]:
@@ -100,8 +107,7 @@ def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRe
         by_id[rec.spec_id].append(rec)
     out = []
     for s in suite.expand(registry):
-        rec, _ = _pick(by_id.get(s.spec_id, []), registry.method(s.method).origin.source_hash,
-                       registry.dataset(s.dataset).origin.source_hash)
+        rec, _ = _pick(by_id.get(s.spec_id, []), *current_ids(registry, s))
         if rec is not None and rec.status == "ok":
             # this suite's name for the row, and its column group when it has one (ee-paper's "with EE")
             out.append(dataclasses.replace(rec, label=s.label + (f" ({s.column})" if s.column else "")))
@@ -116,8 +122,7 @@ def chosen_records(suite: Suite, registry: Registry, store: Store,
         by_id[rec.spec_id].append(rec)
     out = []
     for s in (specs if specs is not None else suite.expand(registry)):
-        rec, _ = _pick(by_id.get(s.spec_id, []), registry.method(s.method).origin.source_hash,
-                       registry.dataset(s.dataset).origin.source_hash)
+        rec, _ = _pick(by_id.get(s.spec_id, []), *current_ids(registry, s))
         out.append((s, rec))
     return out
 
@@ -144,13 +149,13 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     ds_entry = registry.dataset(dataset)
     chosen: list[tuple[RunSpec, RunRecord | None, bool]] = []
     for s in specs:
-        m_entry = registry.method(s.method)
-        rec, stale = _pick(by_id.get(s.spec_id, []), m_entry.origin.source_hash, ds_entry.origin.source_hash)
+        rec, stale = _pick(by_id.get(s.spec_id, []), *current_ids(registry, s))
         chosen.append((s, rec, stale))
     recs = [r for _, r, _ in chosen if r is not None]
     fps = []  # one fingerprint per split of the section (several when it pools folds)
     for one_split in dict.fromkeys(s.split for s in specs):
-        here = [r for x, r, _ in chosen if r is not None and x.split == one_split]
+        # records of a dataset that never loaded have no fingerprint: nothing to compare
+        here = [r for x, r, _ in chosen if r is not None and x.split == one_split and r.split.get("fingerprint")]
         fp_split = sorted({r.split.get("fingerprint") for r in here})
         if len(fp_split) > 1:
             detail = "; ".join(f"{fp}: " + ", ".join(sorted({r.label for r in here if r.split.get('fingerprint') == fp}))
@@ -347,7 +352,8 @@ def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
     if cmds:
         notes.append("Command: " + "; ".join(f"`{c}`" for c in cmds))
     if any(stale for _, _, stale in chosen):
-        notes.append("†: recorded with an older version of the plugin or dataset code; re-run to refresh")
+        notes.append("†: recorded with older code (the plugin, a project module it imports, a fit it uses, "
+                     "or the dataset's code); `bench run` re-runs it")
     return notes
 
 

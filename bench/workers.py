@@ -20,6 +20,7 @@ import multiprocessing.connection
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -27,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import environment as env
 from .spec import RunRecord
 
 POLL_S = 0.05  # how often the parent checks deadlines and memory
@@ -37,33 +39,39 @@ TAIL_LINES = 40
 # the worker side
 
 
+def _kill_group() -> None:
+    """End this worker and every process a plugin started from it (they share its group)."""
+    try:
+        os.killpg(0, signal.SIGKILL)
+    finally:
+        os._exit(1)
+
+
 def _die_with_parent(parent_pid: int) -> None:
-    """A worker must not outlive its parent (a SIGKILLed `bench run` included)."""
+    """A worker, and the processes its plugins started, must not outlive the parent (a SIGKILLed
+    `bench run` included): the kernel sends SIGTERM when the parent dies, and the worker takes
+    its whole process group down; a watchdog thread covers systems without prctl."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: _kill_group())
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
     def watch() -> None:  # where prctl is missing; also covers a parent gone before prctl
         while os.getppid() == parent_pid:
             time.sleep(1.0)
-        os._exit(1)
+        _kill_group()
 
     threading.Thread(target=watch, daemon=True).start()
 
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, parent_pid: int,
-                threads: int | None = None) -> None:
+def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, parent_pid: int) -> None:
+    os.setpgrp()  # the worker leads a process group: killing it kills what its plugins started
     if gpu is not None:  # before anything imports torch
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-    if threads is not None:  # N workers share the cores instead of each taking all of them
-        for var in THREAD_VARS:
-            os.environ.setdefault(var, str(threads))
+    env.set_thread_env(opts.threads)  # before numpy / torch load; each run sets them again
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent(parent_pid)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -73,8 +81,9 @@ def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, paren
     sys.stdout.reconfigure(line_buffering=True)
     faulthandler.enable(all_threads=False)  # a segfault leaves the Python stack in the log
 
+    from .dataset import FilesMissing
     from .registry import partial
-    from .runner import _TASKS, execute, load_task
+    from .runner import TaskMeta, execute, forget_tasks, load_task
 
     registry, loaded = None, None
     while True:
@@ -84,17 +93,22 @@ def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, paren
             return
         if msg is None:
             return
-        spec, files, entry_points = msg
+        op, spec, files, entry_points = msg
         registry = partial(sources, files, entry_points, into=registry)
         which = (spec.dataset, spec.dataset_params, spec.split)
         if which != loaded:  # keep one dataset split in memory at a time
-            _TASKS.clear()
+            forget_tasks()
         try:
             task = load_task(registry, spec, opts.data_dir, opts.cache_dir)
             loaded = which
+        except FilesMissing as exc:
+            conn.send(("missing", str(exc)))
+            continue
         except Exception as exc:
-            conn.send(("error", f"loading {spec.dataset}/{spec.split} in the worker failed: "
-                                f"{type(exc).__name__}: {exc}"))
+            conn.send(("error", f"loading {spec.dataset}/{spec.split} failed: {type(exc).__name__}: {exc}"))
+            continue
+        if op == "load":
+            conn.send(("meta", dataclasses.asdict(TaskMeta.of(spec, task))))
             continue
         conn.send(("started",))
         rec = execute(registry, spec, task, opts)
@@ -147,6 +161,21 @@ def gpu_slots(device: str, n: int) -> list[tuple[str, str] | None]:
 
 
 @dataclass
+class LoadJob:
+    """Loading one dataset split in a worker, under a run's limits, for its fingerprint and sizes.
+
+    ``result`` ends as ("ok", TaskMeta), ("skipped", why: files missing) or (status, why) with a
+    run status: failed (the loader raised), crashed, timeout, oom."""
+
+    spec: object
+    files: list
+    entry_points: bool
+    timeout: float | None = None
+    memory_limit_mb: float | None = None
+    result: tuple | None = None
+
+
+@dataclass
 class _Worker:
     slot: int
     proc: mp.process.BaseProcess
@@ -154,6 +183,7 @@ class _Worker:
     log: Path
     gpu: tuple[str, str] | None
     job: object = None
+    dispatched: float = 0.0  # when the current job was sent (its data loading starts then)
     started: float | None = None  # when the current run began fitting (after its data loaded)
     offset: int = 0  # where the current run's stderr begins in the log
     peak_mb: float = 0.0
@@ -167,6 +197,38 @@ def tail(path: Path, offset: int = 0, lines: int = TAIL_LINES) -> str:
     except OSError:
         return ""
     return "\n".join(text.rstrip().splitlines()[-lines:])[-6000:]
+
+
+LOGDIR_PREFIX = "bench-workers-"
+
+
+def clean_stale_logdirs(tmp: str | None = None) -> int:
+    """Remove worker log folders left by a `bench run` that was killed (its pid is gone); only
+    this user's real folders, never a link. Returns how many were removed."""
+    removed = 0
+    base = Path(tmp or tempfile.gettempdir())
+    for d in base.glob(f"{LOGDIR_PREFIX}*"):
+        parts = d.name[len(LOGDIR_PREFIX):].split("-")
+        try:
+            st = d.lstat()
+            pid = int(parts[0])
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or _alive(pid):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _signal_name(code: int) -> str:
@@ -185,7 +247,8 @@ class LocalExecutor:
         self.gpus = gpu_slots(opts.device, self.n)
         self.ctx = mp.get_context("spawn")
         self.workers: list[_Worker | None] = [None] * self.n
-        self.logdir = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+        clean_stale_logdirs()
+        self.logdir = Path(tempfile.mkdtemp(prefix=f"{LOGDIR_PREFIX}{os.getpid()}-"))
         self.started_count = 0
 
     # -- lifecycle
@@ -197,10 +260,9 @@ class LocalExecutor:
         self.started_count += 1
         log = self.logdir / f"worker-{slot}-{self.started_count}.log"
         ours, theirs = self.ctx.Pipe()
-        threads = max(1, (os.cpu_count() or 1) // self.n) if self.n > 1 else None
         proc = self.ctx.Process(target=worker_main, name=f"bench-worker-{slot}",
                                 args=(theirs, str(log), self.registry.sources, opts,
-                                      gpu[0] if gpu else None, os.getpid(), threads))
+                                      gpu[0] if gpu else None, os.getpid()))
         proc.start()
         theirs.close()
         w = _Worker(slot, proc, ours, log, gpu)
@@ -214,20 +276,56 @@ class LocalExecutor:
             except OSError:
                 pass
             w.proc.join(2)
-        if w.proc.is_alive():
-            w.proc.kill()
-            w.proc.join(5)
+        self._kill(w)
         w.conn.close()
         if self.workers[w.slot] is w:
             self.workers[w.slot] = None
 
+    def _kill(self, w: _Worker) -> None:
+        """Kill the worker and its process group (whatever its plugins started)."""
+        try:
+            os.killpg(w.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, TypeError):
+            pass
+        if w.proc.is_alive():
+            w.proc.kill()
+        w.proc.join(5)
+
     # -- one run
     def _dispatch(self, w: _Worker, job) -> None:
-        w.job, w.started, w.peak_mb = job, None, 0.0
+        w.job, w.started, w.peak_mb, w.dispatched = job, None, 0.0, time.monotonic()
         w.offset = w.log.stat().st_size if w.log.exists() else 0
+        if isinstance(job, LoadJob):
+            w.conn.send(("load", job.spec, job.files, job.entry_points))
+            return
         files = [p for p in (job.method_origin.path, job.dataset_origin.path) if p]
         entry_points = job.method_origin.path is None or job.dataset_origin.path is None
-        w.conn.send((job.spec, files, entry_points))
+        w.conn.send(("run", job.spec, files, entry_points))
+
+    def load(self, job: LoadJob) -> tuple:
+        """Load a dataset split in worker 0 under the job's limits and return ``job.result``; the
+        worker keeps the data for the runs that follow."""
+        w = self.workers[0]
+        if w is None or not w.proc.is_alive():
+            if w is not None:
+                self._stop(w, kill=True)
+            w = self._start(0)
+        try:
+            self._dispatch(w, job)
+        except OSError:
+            self._stop(w, kill=True)
+            w = self._start(0)
+            self._dispatch(w, job)
+        while job.result is None:
+            self._supervise([w], None)
+        return job.result
+
+    def close(self) -> None:
+        """Stop every worker and remove their logs (also what `run` does when it ends)."""
+        for w in list(self.workers):
+            if w is not None:
+                self._stop(w, kill=w.job is not None)
+        shutil.rmtree(self.logdir, ignore_errors=True)
 
     def _fail(self, w: _Worker, status: str, error: str) -> RunRecord:
         from .runner import _now, base_record
@@ -246,6 +344,14 @@ class LocalExecutor:
     def _label(self, w: _Worker) -> str:
         return w.gpu[1] if w.gpu is not None else self.opts.device
 
+    def _end_load(self, w: _Worker, status: str, text: str) -> None:
+        job, w.job = w.job, None
+        if status not in ("ok", "skipped"):
+            tail_text = tail(w.log, w.offset)
+            if tail_text:
+                text += f"\nlast lines the worker wrote:\n{tail_text}"
+        job.result = (status, text)
+
     def _finish(self, w: _Worker, rec: RunRecord, finished) -> None:
         job, w.job = w.job, None
         if rec.status != "ok":
@@ -255,14 +361,16 @@ class LocalExecutor:
         finished(job, rec)
 
     def _kill_and_record(self, w: _Worker, status: str, error: str, finished) -> None:
-        w.proc.kill()
-        w.proc.join(5)
-        rec = self._fail(w, status, error)
-        self._finish(w, rec, finished)
+        self._kill(w)
+        if isinstance(w.job, LoadJob):
+            self._end_load(w, status, error)
+        else:
+            self._finish(w, self._fail(w, status, error), finished)
         self._stop(w, kill=True)
 
     # -- the supervision loop
     def run(self, queue, finished) -> None:
+        """Run every job of the queue; ``finished(job, record)`` as each ends."""
         try:
             while True:
                 for slot in range(self.n):
@@ -288,10 +396,7 @@ class LocalExecutor:
                     continue  # everything left is held by another process: queue.next() waits
                 self._supervise(busy, finished)
         finally:
-            for w in list(self.workers):
-                if w is not None:
-                    self._stop(w, kill=w.job is not None)
-            shutil.rmtree(self.logdir, ignore_errors=True)
+            self.close()
 
     def _supervise(self, busy: list[_Worker], finished) -> None:
         by_conn = {w.conn: w for w in busy}
@@ -312,9 +417,14 @@ class LocalExecutor:
         now = time.monotonic()
         for w in busy:
             job = w.job
-            if job is None or w.started is None:
+            if job is None:
                 continue
-            if job.timeout is not None and now - w.started > job.timeout:
+            if w.started is None:  # loading its data: the same limit, counted from dispatch
+                if job.timeout is not None and now - w.dispatched > job.timeout:
+                    self._kill_and_record(w, "timeout", f"loading {job.spec.dataset}/{job.spec.split} passed "
+                                          f"the time limit of {job.timeout:g}s and was killed", finished)
+                    continue
+            elif job.timeout is not None and now - w.started > job.timeout:
                 self._kill_and_record(w, "timeout", f"passed its time limit of {job.timeout:g}s and was killed",
                                       finished)
                 continue
@@ -335,7 +445,15 @@ class LocalExecutor:
             w.started = time.monotonic()
         elif msg[0] == "done":
             self._finish(w, RunRecord.from_dict(msg[1]), finished)
-        elif msg[0] == "error":
+        elif isinstance(w.job, LoadJob):
+            if msg[0] == "meta":
+                from .runner import TaskMeta
+
+                w.job, job = None, w.job
+                job.result = ("ok", TaskMeta(**{**msg[1], "metrics": tuple(msg[1]["metrics"])}))
+            else:
+                self._end_load(w, "skipped" if msg[0] == "missing" else "failed", msg[1])
+        elif msg[0] in ("error", "missing"):
             self._finish(w, self._fail(w, "failed", msg[1]), finished)
         return True
 
@@ -347,6 +465,9 @@ class LocalExecutor:
                 how += " (from outside bench: the system may have run out of memory)"
         else:
             how = f"exited with status {code}"
-        rec = self._fail(w, "crashed", f"the worker process {how} during this run")
-        self._finish(w, rec, finished)
+        if isinstance(w.job, LoadJob):
+            self._end_load(w, "crashed", f"the worker process {how} while loading "
+                                         f"{w.job.spec.dataset}/{w.job.spec.split}")
+        else:
+            self._finish(w, self._fail(w, "crashed", f"the worker process {how} during this run"), finished)
         self._stop(w, kill=True)

@@ -410,6 +410,12 @@ class Blend(Method):
     }
     variants = {"blend": {}}
 
+    @classmethod
+    def depends_on(cls, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Every member fit is part of a blend's identity."""
+        extra = dict(params.get("member_params") or {})
+        return [(m, dict(extra.get(m, {}))) for m in params.get("members", ())]
+
     def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "Blend":
         p = self.params
         if valid is None or not len(valid):
