@@ -212,5 +212,11 @@ def fit_identity(registry: Any, variant: str, overrides: dict[str, Any] | None =
                         "method": method_identity(registry, variant, params, _depth)})
 
 
+# Scoring is the dataset's side of a number: its declared metrics are computed by this module.
+SCORING = (BENCH_DIR / "metrics.py",)
+
+
 def dataset_identity(registry: Any, name: str) -> str:
-    return code_identity(registry.dataset(name).origin)
+    """The dataset plugin's code (with the task and split code it imports) and the metric code."""
+    return stable_hash({"code": code_identity(registry.dataset(name).origin),
+                        "scoring": files_identity(closure(SCORING, {"bench": BENCH_DIR.parent}))})

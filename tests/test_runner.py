@@ -135,12 +135,15 @@ def test_missing_dataset_files_skip_with_instructions(cli, write_suite):
     invoke, results = cli
     suite = _suite(write_suite, ["toy-mean"], datasets=("toy-files", "toy-reg"))
     res = invoke("run", "--suite", suite)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # CI must not go green having run nothing
     assert "skipped toy-files/default" in res.output
     assert "Download data.csv from https://example.org/toy" in res.output
     assert "toyfiles" in res.output and "data.csv" in res.output
     assert "2 runs: 1 ok, 1 skipped" in res.output
     assert list(_records(results)) == ["toy-mean/toy-reg 0"]
+    allowed = invoke("run", "--suite", suite, "--allow-skip")
+    assert allowed.exit_code == 0, allowed.output
+    assert "2 runs: 1 cached, 1 skipped" in allowed.output
 
 
 def test_dry_run_writes_nothing(cli, tmp_path):

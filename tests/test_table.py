@@ -8,7 +8,7 @@ import pytest
 from bench.spec import RunRecord
 from bench.store import Store
 from bench.suite import load_suite
-from bench.table import TableError, build, render
+from bench.table import TableError, build, current_ids, render
 
 FP = "fpA0000000000000"
 
@@ -25,15 +25,17 @@ def setup(plugin_dir, toy_registry, tmp_path):
         s = spec or next(x for x in specs if x.method == method and x.dataset == dataset and x.seed == seed)
         m = toy_registry.method(s.method)
         d = toy_registry.dataset(s.dataset)
-        mh = method_hash or m.origin.source_hash
+        mid, did = current_ids(toy_registry, s)
+        mh = method_hash or mid  # another method identity: a record of older code (stale)
         rec = RunRecord(
-            key=s.key(fp, mh, d.origin.source_hash) + finished.replace(":", "").replace("-", "")[:15],
+            key=s.key(fp, mh, did) + finished.replace(":", "").replace("-", "")[:15],
             spec_id=s.spec_id, spec=s.identity, status=status, metrics=metrics or {},
             error=None if status == "ok" else "RuntimeError: boom", fit_seconds=fit if status == "ok" else None,
             device="cpu", hardware="Test CPU (2 cores)", versions={"python": "3.11.0", "numpy": "2.0"},
             split={"name": s.split, "fingerprint": fp, "sizes": {"train": 24, "valid": 8, "test": 8}},
-            dataset={"name": s.dataset, "metrics": list(d.cls.metrics), "source_hash": d.origin.source_hash},
-            method={"family": m.family, "variant": s.method, "origin": {**m.origin.as_dict(), "source_hash": mh}},
+            dataset={"name": s.dataset, "metrics": list(d.cls.metrics), "source_hash": d.origin.source_hash,
+                     "identity": did},
+            method={"family": m.family, "variant": s.method, "origin": m.origin.as_dict(), "identity": mh},
             suite="toy", label=s.label, command="bench run --suite toy", finished_at=finished)
         store.put(rec)
         return rec
@@ -158,7 +160,7 @@ def test_records_of_older_plugin_code_are_marked_stale(setup):
     put("toy-mean", {"mape": 0.1, "rmse": 1.0}, seed=0, method_hash="0" * 16)
     section = build(suite, reg, store)[0]
     assert _rows(section)["toy-mean"]["MAPE"].text() == "0.1000 (n=1)†"
-    assert any("older version of the plugin" in n for n in section.notes)
+    assert any("recorded with older code" in n for n in section.notes)
     # a stale best cell keeps its mark in every format (LaTeX: escaped inside the bold)
     put("toy-mean-shifted", {"mape": 0.5, "rmse": 2.0}, seed=0)
     sections = build(suite, reg, store)
