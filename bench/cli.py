@@ -33,6 +33,46 @@ def _suite(reg: Registry, name: str):
         raise click.UsageError(exc.args[0] if exc.args else str(exc))
 
 
+def _seeds_option(ctx, param, value: str | None) -> list[int] | None:
+    """--seeds 0,1,2: integers, each once (a repeated seed would be the same run twice)."""
+    if value is None:
+        return None
+    from .suite import duplicates
+
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers, e.g. 0,1,2",
+                                 param_hint="--seeds") from None
+    if not seeds:
+        raise click.BadParameter("give at least one seed, e.g. 0,1,2", param_hint="--seeds")
+    dupes = duplicates(seeds)
+    if dupes:
+        raise click.BadParameter(f"seed {', '.join(map(str, dupes))} given more than once in {value!r}",
+                                 param_hint="--seeds")
+    return seeds
+
+
+def _device_option(ctx, param, value: str) -> str:
+    """auto, cpu, cuda or cuda:N; anything else is a usage error now, not a failed run later."""
+    import re
+
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+        raise click.BadParameter(f"{value!r} is not a device; use auto, cpu, cuda or cuda:N (N = GPU index)",
+                                 param_hint="--device")
+    return value
+
+
+def _timeout_option(ctx, param, value: float | None) -> float | None:
+    """A positive, finite number of seconds (click's range lets nan and inf through)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds; give a positive number, or leave "
+                                 "--timeout out for no limit", param_hint="--timeout")
+    return value
+
+
 plugins_option = click.option("--plugins", "plugins", multiple=True, type=click.Path(file_okay=False),
                               help="Extra folder of plugin files (*.py) and suites (*.toml); repeatable.")
 results_option = click.option("--results-dir", type=click.Path(file_okay=False), default="results",
@@ -112,13 +152,14 @@ def _origin_short(origin) -> str:
 @click.option("--suite", "suite_name", required=True, help="Suite name (see `bench list suites`) or a .toml path.")
 @click.option("--methods", multiple=True, help="Only these method variants (globs, comma-separated or repeated).")
 @click.option("--datasets", multiple=True, help="Only these datasets (globs).")
-@click.option("--seeds", help="Override the suite's seeds, e.g. 0,1,2.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--seeds", callback=_seeds_option, help="Override the suite's seeds, e.g. 0,1,2.")
+@click.option("--device", default="auto", show_default=True, callback=_device_option,
+              help="auto, cpu, cuda or cuda:N.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (else $BENCH_DATA, else the user data folder).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Writable cache folder (else $BENCH_CACHE, else the user cache).")
 @results_option
 @plugins_option
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), callback=_timeout_option,
               help="Wall-clock limit per run (fit + predict) in seconds; beats the suite's. Methods are "
                    "told 90% of it as their time budget.")
 @click.option("--memory-limit", help="Memory limit per run's worker, e.g. 4G or 512M; beats the suite's.")
@@ -176,11 +217,14 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
     suite = _suite(reg, suite_name)
     try:
         specs = suite.expand(reg, methods=_split_csv(methods) or None, datasets=_split_csv(datasets) or None,
-                             seeds=[int(s) for s in seeds.split(",")] if seeds else None)
+                             seeds=seeds)
     except (KeyError, TypeError, ValueError) as exc:
         raise click.UsageError(exc.args[0] if exc.args else str(exc))
     if not specs:
         raise click.UsageError("the filters leave nothing to run; see `bench list`")
+    clash = reg.clash_error({s.method for s in specs}, {s.dataset for s in specs})
+    if clash:
+        raise click.UsageError(clash)
     store = Store(Path(results_dir))
     ddir, cdir = paths.data_dir(data_dir), paths.cache_dir(cache_dir)
     try:

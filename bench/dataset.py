@@ -35,6 +35,8 @@ class Dataset:
     synthetic: ClassVar[bool] = False
     embedded: ClassVar[bool] = False  # needs no files at all
     defaults: ClassVar[dict[str, Any]] = {}
+    # optional, as for methods: {param: type or tuple of types} where the default's type is too narrow
+    param_types: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
     how_to_get: ClassVar[str] = ""
 

@@ -5,6 +5,7 @@ the suite, which beats the suite's top-level default. ``None`` means no limit.
 """
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"": 1.0, "k": 1 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0 ** 2}
@@ -31,7 +32,7 @@ def parse_memory(value: str | int | float | None) -> float | None:
 def parse_timeout(value: int | float | None) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
         raise ValueError(f"timeout must be a positive number of seconds, got {value!r}")
     return float(value)
 

@@ -3,6 +3,12 @@
 Parameters are set in the constructor only (scikit-learn's convention); fitted state lives in
 attributes ending with ``_``. A family declares named variants, each a dict of parameters on
 top of ``defaults`` (timm's way): ``variants = {"mlp": {}, "mlp-bn": {"batchnorm": True}}``.
+
+Suite values are type-checked against ``defaults`` when a suite is planned (an int default takes
+ints, a float default numbers, a str default strings, a tuple or list default a list; a ``None``
+or ``"auto"`` default anything; a bool is never taken for a number). The optional
+``param_types`` declares a parameter's types where its default says too little or too much, e.g.
+``param_types = {"max_features": (str, int, float), "pca": (int, type(None))}``.
 """
 from __future__ import annotations
 
@@ -111,6 +117,8 @@ class Method:
     kinds: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {}
     variants: ClassVar[dict[str, dict[str, Any]]] = {}
+    # optional: {param: type or tuple of types} where the default says too little or too much
+    param_types: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
 
     def __init__(self, **params: Any):

@@ -101,6 +101,8 @@ class Registry:
     datasets: dict[str, DatasetEntry] = field(default_factory=dict)
     suites: dict[str, Path] = field(default_factory=dict)
     broken: list[Broken] = field(default_factory=list)
+    # ("method" | "dataset", name) -> every origin claiming it, the one kept first
+    clashes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     # how to scan again in another process (a worker): built-in root, user folders, entry points
     sources: dict[str, Any] = field(default_factory=dict)
     # a worker's partial registry looks up what it lacks in the full scan, made on first need
@@ -129,6 +131,19 @@ class Registry:
         if p.suffix == ".toml" and p.exists():
             return p
         raise KeyError(_unknown("suite", name, self.suites, []))
+
+    def clash_error(self, methods: Iterable[str] = (), datasets: Iterable[str] = ()) -> str | None:
+        """Why these names cannot be used, when two plugins claim one of them (else None): a run
+        must not silently pick whichever plugin was scanned first."""
+        wanted = {("method", m) for m in methods} | {("dataset", d) for d in datasets}
+        lines = [f"{'method variant' if kind == 'method' else 'dataset'} {name!r} is defined by "
+                 + " and by ".join(origins) for (kind, name), origins in sorted(self.clashes.items())
+                 if (kind, name) in wanted]
+        if not lines:
+            return None
+        return ("two plugins claim the same name:\n  " + "\n  ".join(lines)
+                + "\nRename one of them, or leave one plugin folder out of --plugins (`bench list broken` "
+                  "shows every clash).")
 
     def match_methods(self, patterns: Iterable[str]) -> list[str]:
         return _match(patterns, self.methods)
@@ -218,6 +233,7 @@ class _Builder:
         for variant, params in cls.all_variants().items():
             if variant in self.reg.methods:
                 other = self.reg.methods[variant].origin
+                self.reg.clashes.setdefault(("method", variant), [str(other)]).append(str(origin))
                 self.reg.broken.append(Broken(str(origin), f"method variant {variant!r} is already "
                                               f"defined by {other}; this one is ignored"))
                 continue
@@ -226,6 +242,7 @@ class _Builder:
     def add_dataset(self, cls: type[Dataset], origin: Origin) -> None:
         if cls.name in self.reg.datasets:
             other = self.reg.datasets[cls.name].origin
+            self.reg.clashes.setdefault(("dataset", cls.name), [str(other)]).append(str(origin))
             self.reg.broken.append(Broken(str(origin), f"dataset {cls.name!r} is already defined "
                                           f"by {other}; this one is ignored"))
             return

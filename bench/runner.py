@@ -126,13 +126,41 @@ def seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def check_predictions(pred, n: int) -> np.ndarray:
+def check_predictions(pred, n: int, kind: str = "", classes: np.ndarray | None = None,
+                      method: str = "") -> np.ndarray:
+    """One prediction per test row, of the task's type: numbers for regression and rating, labels
+    the method was trained on (``classes``, the train part's) for classification."""
+    who = f"method {method}: " if method else ""
     arr = np.asarray(pred)
     if arr.ndim != 1 or len(arr) != n:
-        raise ValueError(f"predict returned shape {arr.shape} for {n} rows; expected ({n},)")
+        raise ValueError(f"{who}predict returned shape {arr.shape} for {n} rows; expected ({n},)")
+    if kind in ("regression", "rating") and arr.dtype.kind not in "iuf":
+        what = _DTYPE_WORDS.get(arr.dtype.kind, str(arr.dtype))
+        example = next(iter(arr.tolist()), None)
+        raise ValueError(f"{who}predict returned {what} values (e.g. {example!r}) for a {kind} task; "
+                         "it must return numbers")
     if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
-        raise ValueError(f"predict returned {int(np.sum(~np.isfinite(arr)))} non-finite values (NaN/inf)")
+        raise ValueError(f"{who}predict returned {int(np.sum(~np.isfinite(arr)))} non-finite values (NaN/inf)")
+    if classes is not None and kind in ("classification", "image-classification"):
+        unknown = _unknown_labels(arr, np.asarray(classes))
+        if unknown:
+            raise ValueError(f"{who}predict returned label(s) {', '.join(map(repr, unknown[:5]))} "
+                             f"that are not among the train part's classes "
+                             f"({', '.join(map(repr, np.asarray(classes)[:10].tolist()))})")
     return arr
+
+
+_DTYPE_WORDS = {"U": "string", "S": "bytes", "O": "object", "b": "bool", "c": "complex", "M": "datetime",
+                "m": "timedelta", "V": "record"}
+
+
+def _unknown_labels(pred: np.ndarray, classes: np.ndarray) -> list:
+    """Predicted labels not in ``classes``, each once (a string among integer classes is unknown)."""
+    try:
+        known = np.isin(pred, classes)
+    except TypeError:  # objects that numpy cannot sort
+        known = np.array([any(p == c for c in classes.tolist()) for p in pred.tolist()], dtype=bool)
+    return list(dict.fromkeys(pred[~known].tolist()))
 
 
 def _resolve(registry: Registry, variant: str, overrides: dict) -> tuple[type, dict, str]:
@@ -216,7 +244,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
             t1 = time.perf_counter()
             pred = method.predict(test)
             t2 = time.perf_counter()
-        pred = check_predictions(pred, len(test))
+        pred = check_predictions(pred, len(test), task.kind, np.unique(train.y), spec.method)
         rec.metrics = score(task.metrics, test.y, pred)
         rec.fit_seconds, rec.predict_seconds = round(t1 - t0, 3), round(t2 - t1, 3)
         rec.peak_memory_mb = round(mem.peak_mb, 1)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import numbers
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,8 @@ from typing import Any
 from .limits import parse_memory, parse_timeout
 from .registry import Registry
 from .spec import RunSpec
+
+AUTO = "auto"  # a default meaning "worked out at fit time": its parameter takes any type
 
 _TOP_KEYS = {"description", "seeds", "datasets", "methods", "table", "timeout", "memory_limit"}
 _DATASET_KEYS = {"name", "split", "folds", "params"}
@@ -60,6 +64,8 @@ class Suite:
             if datasets and not any(fnmatch.fnmatchcase(d["name"], p) for p in datasets):
                 continue
             ds_entry = registry.dataset(d["name"])
+            for key, value in d.get("params", {}).items():
+                self._check_param(ds_entry.cls, f'dataset "{d["name"]}"', key, value)
             ds = ds_entry.cls(**d.get("params", {}))
             folds = [ds.check_split(f) for f in d.get("folds", [])]
             group = ",".join(folds)
@@ -84,7 +90,12 @@ class Suite:
                 entry = registry.method(variant)
                 timeout = m.get("timeout", self.timeout)
                 memory = m.get("memory_limit_mb", self.memory_limit_mb)
+                where = f'method "{m["variant"]}"'
+                if variant != m["variant"]:  # a glob: say which variant it matched
+                    where += f" (variant {variant})"
                 for overrides in _sweep(m.get("params", {})):
+                    for key, value in overrides.items():
+                        self._check_param(entry.cls, where, key, value)
                     params = entry.resolved_params(overrides)
                     entry.cls(**params)  # unknown parameters fail here, before any run
                     label = m.get("label") if len(variants) == 1 else None
@@ -97,6 +108,68 @@ class Suite:
                             label=label or variant, column=m.get("column", ""), group=group,
                             timeout=timeout, memory_limit_mb=memory))
         return specs
+
+    def _check_param(self, cls: type, where: str, name: str, value: Any) -> None:
+        """A suite value of the wrong type fails at planning, naming the file, entry and parameter."""
+        types = expected_types(cls, name)
+        if types is None or _accepts(types, value):
+            return
+        default = f" (its default is {cls.defaults[name]!r})" if name in cls.defaults else ""
+        raise SuiteError(f"{self.path}: {where}: parameter {name} = {value!r} should be "
+                         f"{_type_names(types)}{default}")
+
+
+def expected_types(cls: type, name: str) -> tuple[type, ...] | None:
+    """The types a plugin parameter accepts: its ``param_types`` entry, else its default's type.
+
+    None means anything: a ``None`` or ``"auto"`` default (a value worked out at fit time, which
+    plugins let callers set to a value of another type, e.g. random-forest's ``max_features``),
+    or a parameter the plugin does not know (its constructor reports that). A float also takes
+    ints; a tuple or list takes either."""
+    declared = getattr(cls, "param_types", None) or {}
+    defaults = getattr(cls, "defaults", None) or {}
+    if name in declared:
+        t = declared[name]
+        types = tuple(t) if isinstance(t, (tuple, list)) else (t,)
+    elif defaults.get(name) is None or (isinstance(defaults[name], str) and defaults[name] == AUTO):
+        return None
+    else:
+        types = (_default_type(defaults[name]),)
+    if float in types:
+        types += (int,)
+    if list in types or tuple in types:
+        types += (list, tuple)
+    return tuple(dict.fromkeys(types))
+
+
+def _default_type(default: Any) -> type:
+    """The plain type a default stands for (a numpy integer is an int, a tuple a list)."""
+    for t in (bool, str, dict):
+        if isinstance(default, t):
+            return t
+    if isinstance(default, numbers.Integral):
+        return int
+    if isinstance(default, numbers.Real):
+        return float
+    if isinstance(default, (list, tuple)):
+        return list
+    return type(default)
+
+
+def _accepts(types: tuple[type, ...], value: Any) -> bool:
+    """isinstance, except that a bool is not an int (or a float) unless bool is named."""
+    if isinstance(value, bool) and bool not in types and object not in types:
+        return False
+    return isinstance(value, types)
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = ["None" if t is type(None) else t.__name__ for t in types]
+    if "float" in names and "int" in names:
+        names.remove("int")  # "float" already says a number
+    if "list" in names and "tuple" in names:
+        names.remove("tuple")  # a suite file writes both as a list
+    return " or ".join(names)
 
 
 def _sweep(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -152,6 +225,10 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
     seeds = raw.get("seeds", [0])
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds):
         raise SuiteError(f"{path}: seeds must be a list of integers, got {seeds!r}")
+    dupes = duplicates(seeds)
+    if dupes:
+        raise SuiteError(f"{path}: seeds list {', '.join(map(str, dupes))} more than once; "
+                         "each seed is one run, so list it once")
     return Suite(
         name=name or path.stem, path=path, description=raw.get("description", ""), seeds=seeds,
         datasets=datasets, methods=methods, timeout=timeout, memory_limit_mb=memory,
@@ -160,6 +237,11 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
                           column_labels=dict(t.get("column_labels", {})), title=t.get("title", ""),
                           compare_to=str(t.get("compare_to", "")), test=_test_name(t, path),
                           tolerance=dict(t.get("tolerance", {}))))
+
+
+def duplicates(values: list) -> list:
+    """Values that occur more than once (a repeated seed would be one run recorded twice)."""
+    return [v for v, n in Counter(values).items() if n > 1]
 
 
 def _test_name(t: dict, path: Path) -> str:

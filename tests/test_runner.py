@@ -118,8 +118,8 @@ def test_failing_plugin_is_recorded_and_the_suite_goes_on(cli, write_suite):
 
 
 @pytest.mark.parametrize("variant, reason", [
-    ("toy-nan", "predict returned 1 non-finite values (NaN/inf)"),
-    ("toy-short", "predict returned shape (7,) for 8 rows; expected (8,)"),
+    ("toy-nan", "method toy-nan: predict returned 1 non-finite values (NaN/inf)"),
+    ("toy-short", "method toy-short: predict returned shape (7,) for 8 rows; expected (8,)"),
 ])
 def test_bad_predictions_fail_the_run_with_the_reason(cli, write_suite, variant, reason):
     invoke, results = cli
