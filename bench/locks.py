@@ -36,7 +36,8 @@ class Claim:
         if self._fd is None:
             return
         if _same_file(self.path, self._fd):  # never unlink what someone put there since
-            os.unlink(self.path)  # unlink while holding: a waiter re-checks the inode (see _lock)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)  # unlink while holding: a waiter re-checks the inode (see _lock)
         os.close(self._fd)
         self._fd = None
 

@@ -41,7 +41,7 @@ class UnsafePath(OSError):
 def refused(path: Path, what: str) -> UnsafePath:
     """The error for ``what`` found at ``path``, saying what to do."""
     return UnsafePath(f"{path}: {what}; bench never follows links in its cache and results folders, "
-                      f"and this is not a file it made. Remove it and run again.")
+                      f"and it did not make this. Remove it and run again.")
 
 
 def private_dir(folder: str | os.PathLike, allow_link: bool = False) -> Path:
@@ -88,7 +88,7 @@ def atomic_write(path: str | os.PathLike, private: bool = True) -> Iterator[Bina
 
     The temporary file is made by ``mkstemp`` beside ``path`` (O_EXCL, an unguessable name, never
     through a link), so readers never see half a file and a link planted at ``path`` is replaced,
-    not written through. Mode 0600, or 0644 when not ``private`` (files meant for a data folder).
+    not written through. Mode 0600, or 0644 when not ``private`` (results and data files, shared).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
