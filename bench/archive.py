@@ -13,12 +13,13 @@ import os
 import re
 import sys
 import tarfile
+import tempfile
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 from .dataset import FilesMissing
+from .paths import private_dir
 
 DOWNLOAD_TIMEOUT_S = 60
 
@@ -47,13 +48,17 @@ def verify(path: str | os.PathLike, algo: str, expected: str, how_to_fix: str = 
                                f"refused and never opened. {how_to_fix}".strip())
 
 
-def writable(folder: Path) -> bool:
-    """Can we create files in ``folder`` (creating it if needed)? Tried, not guessed from modes."""
+def writable(folder: Path, private: bool = False) -> bool:
+    """Can we create files in ``folder`` (creating it if needed, mode 0700 when ``private``: a
+    cache folder)? Tried with an O_EXCL probe file, not guessed from modes."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".bench-write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        if private:
+            private_dir(folder)
+        else:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".bench-write-probe-")
+        os.close(fd)
+        os.unlink(probe)
         return True
     except OSError:
         return False
@@ -67,12 +72,14 @@ def download_verified(url: str, dest: Path, algo: str, expected: str, what: str,
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")  # O_EXCL
+    tmp = Path(name)
     digest = hashlib.new(algo)
     print(f"{what}: downloading {url} into {dest.parent} ...", file=sys.stderr, flush=True)
     try:
         try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(tmp, "wb") as f:
+            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+                os.fchmod(f.fileno(), 0o644)  # mkstemp makes it 0600; a data file is readable like any download
                 for block in iter(lambda: resp.read(1 << 20), b""):
                     digest.update(block)
                     f.write(block)

@@ -278,7 +278,7 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         click.echo(text)
         out = Path(results_dir) / suite.name / f"table.{fmt}"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        paths.write_file(out, text)  # atomic; a link planted in the results folder is not followed
     sys.exit(summary.exit_status(allow_skip))
 
 

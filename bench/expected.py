@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import METRICS
+from .paths import write_file
 from .registry import Registry
 from .spec import RunSpec
 from .store import Store
@@ -61,7 +62,7 @@ def snapshot(suite: Suite, registry: Registry, store: Store) -> dict[str, Any]:
 def write(path: Path, snap: dict[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(snap, indent=1, sort_keys=False) + "\n")
+    write_file(path, json.dumps(snap, indent=1, sort_keys=False) + "\n")
     return path
 
 

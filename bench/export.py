@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from .paths import atomic_write
 from .spec import RunRecord
 
 _JSON = ("history", "info", "versions", "overrides")
@@ -63,5 +64,6 @@ def write_parquet(records: Iterable[RunRecord], out: Path) -> tuple[Path, int]:
     df = frame(records)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(out, index=False)
+    with atomic_write(out, private=False) as f:  # a link planted at ``out`` is replaced, not followed
+        df.to_parquet(f, index=False)
     return out, len(df)

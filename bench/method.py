@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable
@@ -87,27 +87,56 @@ class FitContext:
     def cached(self, name: str, key: dict[str, Any], build: Callable[[], Any]) -> Any:
         """Build an artifact once per (task, key) and reuse it, e.g. a learned embedding table.
 
-        Stored with pickle in the cache folder; only files this process family wrote are read.
-        Parallel workers asking for the same artifact wait for the first one to build it (a lock
-        file beside it) instead of building it twice.
+        Kept pickled in ``<cache>/artifacts`` and signed with this user's key (bench.signing):
+        unpickling runs code, so a file that is not signed by us (planted, tampered with, a link)
+        is never unpickled, only rebuilt and replaced. Parallel workers asking for the same
+        artifact wait for the first one to build it (a lock file beside it) instead of building
+        it twice.
         """
         if self.cache_dir is None:
             return build()
+        from . import signing
         from .locks import locked
+        from .paths import private_dir
 
+        secret = signing.load_key()
         digest = hashlib.sha256(repr((self.task_key, name, sorted(key.items()))).encode()).hexdigest()[:20]
-        path = self.cache_dir / "artifacts" / f"{name}-{digest}.pkl"
-        if not path.exists():
-            with locked(path.with_suffix(".lock")):
-                if not path.exists():
-                    value = build()
-                    tmp = path.with_suffix(f".tmp{os.getpid()}")
-                    with open(tmp, "wb") as f:
-                        pickle.dump(value, f)
-                    tmp.replace(path)  # readers never see half a file
-                    return value
-        with open(path, "rb") as f:
-            return pickle.load(f)
+        path = private_dir(self.cache_dir / "artifacts") / f"{name}-{digest}.pkl"
+        warned: set[Path] = set()
+        value = _load_artifact(path, secret, warned)
+        if value is not _MISSING:
+            return value
+        with locked(path.with_suffix(".lock")):
+            value = _load_artifact(path, secret, warned)  # built by another worker meanwhile?
+            if value is not _MISSING:
+                return value
+            value = build()
+            signing.write_signed(path, pickle.dumps(value), secret)
+            return value
+
+
+_MISSING = object()
+
+
+def _load_artifact(path: Path, secret: bytes, warned: set[Path]) -> Any:
+    """The artifact at ``path``, or ``_MISSING`` when absent or not to be trusted (warned once)."""
+    from . import signing
+
+    try:
+        payload = signing.read_signed(path, secret)
+        if payload is None:
+            return _MISSING
+    except signing.BadSignature as e:
+        reason = f"{e}; it was not unpickled and is rebuilt"
+    else:
+        try:
+            return pickle.loads(payload)  # verified: written by this user's bench
+        except Exception as e:  # noqa: BLE001 - our own file, but from older plugin code
+            reason = f"cannot be unpickled ({type(e).__name__}: {e}); it is rebuilt"
+    if path not in warned:
+        warned.add(path)
+        warnings.warn(f"cached artifact {path}: {reason}", stacklevel=3)
+    return _MISSING
 
 
 class Method:

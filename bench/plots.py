@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .paths import atomic_write
 from .spec import RunRecord
 
 _NOT_METRICS = {"epoch", "lr", "seconds", "train_loss", "member", "note"}
@@ -26,7 +27,8 @@ def _save(plt, fig, out: Path, title: str) -> Path:
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_write(out, private=False) as f:  # a link planted in the results folder is replaced
+        fig.savefig(f, dpi=110, format=out.suffix.lstrip(".") or None)
     plt.close(fig)
     return out
 

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__, plots, table
+from .paths import write_file
 from .registry import Registry
 from .store import Store
 from .suite import Suite, SuiteError, load_suite
@@ -66,7 +67,7 @@ def suite_page(suite: Suite, registry: Registry, store: Store, results_dir: Path
     if extra:
         lines.append("- Other files here: " + ", ".join(f"[{n}]({n})" for n in extra))
     page = out / "README.md"
-    page.write_text("\n".join(lines).rstrip() + "\n")
+    write_file(page, "\n".join(lines).rstrip() + "\n")
     return page
 
 
@@ -127,5 +128,5 @@ def index(registry: Registry, store: Store, results_dir: Path) -> Path:
     lines += ["", f"Run records: `runs/` ({sum(1 for _ in store.records())} JSON files, one per run); "
                   "`bench export --out runs.parquet` gives them as one table for pandas."]
     out = results_dir / "README.md"
-    out.write_text("\n".join(lines) + "\n")
+    write_file(out, "\n".join(lines) + "\n")
     return out

@@ -453,6 +453,13 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
             progress.advance(rec.status, msg)
 
         queue.on_adopt = lambda job, rec: finished(job, rec, adopted=True)
+
+        def refused(job: Job, message: str) -> None:  # a planted link at its claim: not run, not recorded
+            msg = f"FAILED {job.spec.describe()}: {message}"
+            summary.outcomes.append(Outcome(job.spec, "failed", msg))
+            progress.advance("failed", msg)
+
+        queue.on_refuse = refused
         try:
             if jobs:
                 executor.run(queue, lambda job, rec: (queue.finish(job, rec), finished(job, rec)))

@@ -3,13 +3,17 @@
 Before a job is handed to an executor, this process takes its claim (bench.locks) under
 ``<results>/.claims/<key>``. A job another process holds is put aside and tried again when nothing
 else is left; if that process recorded it meanwhile, its record is adopted instead of re-running.
+A claim path that holds a planted link is refused (never followed): that job is reported through
+``on_refuse`` and not run.
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Callable
 
 from . import locks
+from .paths import UnsafePath
 from .spec import RunRecord
 from .store import Store
 
@@ -23,6 +27,7 @@ class JobQueue:
         self.started = time.time()
         self.claims: dict[str, locks.Claim] = {}
         self.on_adopt: Callable = lambda job, rec: None
+        self.on_refuse: Callable = lambda job, message: print(f"warning: {message}", file=sys.stderr)
 
     def __len__(self) -> int:
         return len(self.pending) + len(self.deferred)
@@ -38,7 +43,11 @@ class JobQueue:
             time.sleep(0.1)  # the others are busy: poll gently
         while self.pending:
             job = self.pending.pop(0)
-            claim = locks.try_claim(self.claim_path(job.key), locks.owner_note(run=job.spec.describe()))
+            try:
+                claim = locks.try_claim(self.claim_path(job.key), locks.owner_note(run=job.spec.describe()))
+            except UnsafePath as exc:
+                self.on_refuse(job, str(exc))
+                continue
             if claim is None:
                 self.deferred.append(job)
                 continue

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from .paths import open_nofollow
 from .spec import RunRecord
 
 
@@ -49,7 +50,8 @@ class Store:
 
     def _read(self, p: Path) -> RunRecord | None:
         try:
-            data = json.loads(p.read_text())
+            with open_nofollow(p) as f:  # a link planted in a (committed) results folder is not followed
+                data = json.loads(f.read())
             if not isinstance(data, dict):
                 raise ValueError(f"expected a JSON object, got {type(data).__name__}")
             return RunRecord.from_dict(data)

@@ -29,7 +29,6 @@ import hashlib
 import os
 import pickle
 import tarfile
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ import numpy as np
 
 from bench import Dataset, FilesMissing, LoadContext, Schema, Split, Task
 from bench.archive import ChecksumMismatch, check_tar_members, download_verified, verify, writable
+from bench.paths import atomic_write, open_nofollow, private_dir
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -157,22 +157,19 @@ def cached_arrays(cache_dir: Path | None, key: str, build) -> Arrays:
     if cache_dir is None:
         return build()
     path = Path(cache_dir) / "cifar10" / f"arrays-{key}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
+    if os.path.lexists(path):
+        try:  # plain arrays only: allow_pickle=False, and never read through a planted link
+            with open_nofollow(path) as f, np.load(f, allow_pickle=False) as z:
                 return z["train_x"], z["train_y"], z["test_x"], z["test_y"]
         except Exception as e:  # noqa: BLE001 - a damaged cache file is rebuilt
             warnings.warn(f"{path}: unreadable cache ({e}); rebuilding it", stacklevel=2)
     arrays = build()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(tmp, **dict(zip(("train_x", "train_y", "test_x", "test_y"), arrays)))
-        os.replace(tmp, path)
+        private_dir(path.parent)
+        with atomic_write(path) as f:
+            np.savez(f, **dict(zip(("train_x", "train_y", "test_x", "test_y"), arrays)))
     except OSError as e:
         warnings.warn(f"cannot write the cache file {path} ({e}); going on without it", stacklevel=2)
-    finally:
-        tmp.unlink(missing_ok=True)
     return arrays
 
 
@@ -193,7 +190,7 @@ def locate(data_dir: Path, cache_dir: Path) -> tuple[str, Path]:
                            f"{data_dir / ARCHIVE} (downloads are off: BENCH_CIFAR10_DOWNLOAD). "
                            + _manual_steps(data_dir))
     dest_root = data_dir if writable(data_dir) else cache_dir / "downloads"
-    if not writable(dest_root):
+    if not writable(dest_root, private=dest_root != data_dir):
         raise FilesMissing(f"dataset cifar10: neither {data_dir} nor {dest_root} is writable, so the "
                            f"archive cannot be downloaded. " + _manual_steps(data_dir))
     url = os.environ.get("BENCH_CIFAR10_URL") or URL

@@ -37,6 +37,7 @@ Splits (positions into the ratings table; pure functions of the data and ``SPLIT
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -44,6 +45,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
@@ -56,6 +58,8 @@ import numpy as np
 import pandas as pd
 
 from bench import Dataset, FilesMissing, LoadContext, Schema, Split, Task
+from bench.archive import writable
+from bench.paths import atomic_write, open_nofollow, private_dir
 
 RELEASES = ("ml-100k", "ml-1m", "ml-latest-small", "ml-latest", "ml-25m")
 RATINGS_FILE = {"ml-100k": "u.data", "ml-1m": "ratings.dat", "ml-latest-small": "ratings.csv",
@@ -181,22 +185,20 @@ def load_ratings(folder: str | os.PathLike, release: str, cache_dir: str | os.Pa
     if cache_dir is not None:
         key = hashlib.sha256(f"movielens-v{CACHE_VERSION}-{release}-{_file_sha256(path)}".encode())
         cached = Path(cache_dir) / "movielens" / f"{release}-{key.hexdigest()[:24]}.parquet"
-        if cached.exists():
-            try:
-                return pd.read_parquet(cached)
+        if os.path.lexists(cached):
+            try:  # never through a planted link; pyarrow>=14.0.1 runs no code from parquet metadata
+                with open_nofollow(cached) as f:
+                    return pd.read_parquet(f)
             except Exception as e:  # a damaged cache file: rebuild it
                 warnings.warn(f"{cached}: unreadable cache ({e}); rebuilding it", stacklevel=2)
     table = read_ratings_file(path, release)
     if cached is not None:
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            table.to_parquet(tmp, index=False)
-            os.replace(tmp, cached)
+            private_dir(cached.parent)
+            with atomic_write(cached) as f:
+                table.to_parquet(f, index=False)
         except OSError as e:
             warnings.warn(f"cannot write the cache file {cached} ({e}); going on without it", stacklevel=2)
-        finally:
-            tmp.unlink(missing_ok=True)
     return table
 
 
@@ -446,16 +448,7 @@ def downloads_enabled() -> bool:
     return os.environ.get("BENCH_MOVIELENS_DOWNLOAD", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
-def _writable(folder: Path) -> bool:
-    """Can we create files in ``folder`` (creating it if needed)? Tried, not guessed from modes."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".bench-write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-        return True
-    except OSError:
-        return False
+_writable = writable  # tried with an O_EXCL probe file (bench.archive); a name tests can replace
 
 
 def _manual_steps(release: str, dest: Path) -> str:
@@ -536,16 +529,20 @@ def download_release(release: str, data_dir: str | os.PathLike, cache_dir: str |
             f"automatically: GroupLens re-issues that archive, so no checksum is pinned here and an "
             f"unverified download is refused. {_manual_steps(release, data_dir)}")
     dest_root = data_dir if _writable(data_dir) else cache_dir / "downloads"
+    if dest_root != data_dir:
+        with contextlib.suppress(OSError):  # a cache folder: this user's only (checked just below)
+            private_dir(dest_root)
     if not _writable(dest_root):
         raise FilesMissing(f"dataset movielens: neither {data_dir} nor {dest_root} is writable, so "
                            f"{release} cannot be downloaded. {_manual_steps(release, data_dir)}")
     algo, expected = pinned
-    tmp = dest_root / f".{release}.zip.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+    fd, name = tempfile.mkstemp(dir=dest_root, prefix=f".{release}.zip.", suffix=".part")  # O_EXCL
+    tmp = Path(name)
     digest = hashlib.new(algo)
     print(f"movielens: downloading {url} into {dest_root} ...", file=sys.stderr, flush=True)
     try:
         try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(tmp, "wb") as f:
+            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
                 for block in iter(lambda: resp.read(1 << 20), b""):
                     digest.update(block)
                     f.write(block)

@@ -49,7 +49,6 @@ import csv
 import hashlib
 import io
 import os
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from bench import Dataset, FilesMissing, LoadContext, Schema, Split, Task
+from bench.paths import atomic_write, open_nofollow, private_dir
 
 KAGGLE_URL = "https://www.kaggle.com/c/rossmann-store-sales/data"
 REDOWNLOAD = f"re-download it from the Kaggle competition rossmann-store-sales ({KAGGLE_URL})"
@@ -289,25 +289,22 @@ def load_table(folder: Path, cache_dir: Path | None) -> pd.DataFrame:
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / "rossmann" / f"{source_key(folder)}.parquet"
-        if path.exists():
-            try:
-                return pd.read_parquet(path)
+        if os.path.lexists(path):
+            try:  # never through a planted link; pyarrow>=14.0.1 runs no code from parquet metadata
+                with open_nofollow(path) as f:
+                    return pd.read_parquet(f)
             except Exception as e:  # a damaged cache file: rebuild it
                 warnings.warn(f"{path}: unreadable cache ({e}); rebuilding it", stacklevel=2)
     train, store, states = read_kaggle_csvs(folder)
     table = join_raw(train, store, states, sources=(str(folder / "train.csv"), str(folder / "store.csv"),
                                                     str(folder / "store_states.csv")))
     if path is not None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            table.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
+            private_dir(path.parent)
+            with atomic_write(path) as f:
+                table.to_parquet(f, index=False)
         except OSError as e:
             warnings.warn(f"cannot write the cache file {path} ({e}); going on without it", stacklevel=2)
-        finally:
-            if tmp.exists():
-                tmp.unlink(missing_ok=True)
     return table
 
 

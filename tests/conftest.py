@@ -176,6 +176,15 @@ def write_plugin_folder(folder: Path, suite: str | None = TOY_SUITE) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def artifact_key(tmp_path_factory, monkeypatch) -> Path:
+    """Each test signs cached artifacts with its own key, made in a private tmp folder outside
+    every cache folder (never the user's real key in ~/.config)."""
+    path = tmp_path_factory.mktemp("key") / "artifact.key"
+    monkeypatch.setenv("BENCH_KEY_FILE", str(path))
+    return path
+
+
 @pytest.fixture
 def builtin_dir(tmp_path: Path, monkeypatch) -> Path:
     """An empty stand-in for the built-in plugins/, datasets/ and suites/ folders.
