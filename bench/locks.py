@@ -26,7 +26,7 @@ class Claim:
     def release(self) -> None:
         if self._fd is None:
             return
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone, or its folder turned read-only: the lock still drops
             os.unlink(self.path)  # unlink while holding: a waiter re-checks the inode (see _lock)
         os.close(self._fd)
         self._fd = None

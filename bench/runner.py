@@ -26,7 +26,7 @@ from .method import FitContext
 from .metrics import score
 from .registry import Origin, Registry
 from .spec import FAILED, RunRecord, RunSpec
-from .store import Store
+from .store import Store, StoreError
 from .task import Task
 
 
@@ -74,6 +74,7 @@ _SHOWN = ("ok", "cached", "failed", "timeout", "oom", "crashed", "skipped", "n/a
 class Summary:
     outcomes: list[Outcome] = field(default_factory=list)
     interrupted: bool = False
+    store_error: str | None = None  # the results folder could not be written: the suite stopped there
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -306,6 +307,8 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
             make_executor(opts, registry).run(queue, lambda job, rec: (queue.finish(job, rec), finished(job, rec)))
     except KeyboardInterrupt:
         summary.interrupted = True
+    except StoreError as exc:  # read-only / full results folder: stop like Ctrl-C, keep what is recorded
+        summary.store_error = str(exc)
     finally:
         queue.release_all()
         progress.close()
