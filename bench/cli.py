@@ -4,6 +4,7 @@ Commands only wire options to the modules that do the work (table, report, expor
 scaffold, plots, conformance)."""
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -11,8 +12,27 @@ import click
 
 from . import paths
 from .registry import Registry, discover
-from .store import Store
+from .store import Store, StoreError, writing
 from .suite import SuiteError, load_suite
+
+
+EX_IOERR = 74  # sysexits.h: the results folder or an output file could not be written
+
+
+class WriteError(click.ClickException):
+    """A folder that cannot be written (read-only, full, no permission): one line, exit status 74."""
+
+    exit_code = EX_IOERR
+
+
+@contextlib.contextmanager
+def _writes(folder: Path, option: str = "--results-dir", what: str = "results folder"):
+    """Any OSError while writing under ``folder`` ends the command with one WriteError naming it."""
+    try:
+        with writing(folder, option, what):
+            yield
+    except StoreError as exc:
+        raise WriteError(str(exc)) from None
 
 
 def _split_csv(values: tuple[str, ...]) -> list[str]:
@@ -194,6 +214,8 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
       0    every planned run ran (or was already recorded)
       1    a run failed (failed, crashed, timeout, oom; a dataset that failed to load included)
       3    runs were skipped because data files are missing or a download failed (--allow-skip: 0)
+      74   the results folder cannot be written (read-only, disk full, no permission): checked
+           before the first run; the suite stops at the first record it cannot write
       130  interrupted (Ctrl-C, SIGTERM): finished runs are kept, nothing half-written
     """
     from . import environment, table
@@ -250,6 +272,8 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         for s, st in rows:
             click.echo(f"  [{st}] {s.describe()}")
         return
+    with _writes(store.runs):  # a read-only or full results folder fails here, before any run
+        store.check_writable()
     import signal
     import threading
 
@@ -271,14 +295,18 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         click.echo(f"interrupted: {done} of {len(specs)} runs finished and recorded (or settled); "
                    f"nothing half-written. {summary.line()}", err=True)
         sys.exit(130)
+    if summary.store_error:
+        raise WriteError(f"{summary.store_error}. Stopped there; so far {summary.line()} (their records "
+                         f"are kept, nothing half-written; the next `bench run` resumes).")
     click.echo(summary.line(), err=True)
     if fmt != "none":
         sections = table.build(suite, reg, store, specs=specs)
         text = table.render(sections, fmt, title=suite.table.title or f"suite {suite.name}")
         click.echo(text)
         out = Path(results_dir) / suite.name / f"table.{fmt}"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        paths.write_file(out, text)  # atomic; a link planted in the results folder is not followed
+        with _writes(out.parent):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            paths.write_file(out, text)  # atomic; a link planted in the results folder is not followed
     sys.exit(summary.exit_status(allow_skip))
 
 
@@ -320,7 +348,8 @@ def table_cmd(suite_name, fmt, out, ci, compare_to, test, check, write_expected,
     except KeyError as exc:
         raise click.UsageError(exc.args[0] if exc.args else str(exc))
     if out:
-        Path(out).write_text(text)
+        with _writes(Path(out).absolute().parent, "another --out", "folder"):
+            Path(out).write_text(text)
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(text)
@@ -332,7 +361,8 @@ def _check_expected(suite, reg, store, against, check, write_expected) -> None:
     path = Path(against) if against else expected.default_path(suite)
     now = expected.snapshot(suite, reg, store)
     if write_expected:
-        expected.write(path, now)
+        with _writes(path.absolute().parent, "another --against", "folder"):
+            expected.write(path, now)
         click.echo(f"wrote {path} ({len(now['runs'])} runs)")
         return
     try:
@@ -365,7 +395,8 @@ def export_cmd(out, suite_name, results_dir, plugins) -> None:
         records = list(store.records())
     if not records:
         raise click.ClickException(f"no run records in {Path(results_dir) / 'runs'}")
-    path, n = export.write_parquet(records, Path(out))
+    with _writes(Path(out).absolute().parent, "another --out", "folder"):
+        path, n = export.write_parquet(records, Path(out))
     click.echo(f"wrote {path} ({n} records)")
 
 
@@ -386,12 +417,14 @@ def report_cmd(suite_names, compare_to, no_plots, results_dir, plugins) -> None:
     for name in suite_names:
         suite = _suite(reg, name)
         try:
-            page = report.suite_page(suite, reg, store, Path(results_dir), compare_to=compare_to,
-                                     with_plots=not no_plots)
+            with _writes(Path(results_dir)):
+                page = report.suite_page(suite, reg, store, Path(results_dir), compare_to=compare_to,
+                                         with_plots=not no_plots)
         except table.TableError as exc:
             raise click.ClickException(str(exc))
         click.echo(f"wrote {page}")
-    click.echo(f"wrote {report.index(reg, store, Path(results_dir))}")
+    with _writes(Path(results_dir)):
+        click.echo(f"wrote {report.index(reg, store, Path(results_dir))}")
 
 
 @main.command()

@@ -36,7 +36,7 @@ class Claim:
         if self._fd is None:
             return
         if _same_file(self.path, self._fd):  # never unlink what someone put there since
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # gone, or its folder turned read-only: the lock still drops
                 os.unlink(self.path)  # unlink while holding: a waiter re-checks the inode (see _lock)
         os.close(self._fd)
         self._fd = None

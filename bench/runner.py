@@ -26,7 +26,7 @@ from .method import FitContext
 from .metrics import score
 from .registry import Origin, Registry
 from .spec import FAILED, RunRecord, RunSpec
-from .store import Store
+from .store import Store, StoreError
 from .task import Task
 
 
@@ -81,6 +81,7 @@ _SHOWN = ("ok", "cached", "failed", "timeout", "oom", "crashed", "skipped", "n/a
 class Summary:
     outcomes: list[Outcome] = field(default_factory=list)
     interrupted: bool = False
+    store_error: str | None = None  # the results folder could not be written: the suite stopped there
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -434,6 +435,9 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
         except KeyboardInterrupt:
             summary.interrupted = True
             return summary
+        except StoreError as exc:  # recording a dataset's load failure hit a read-only / full folder
+            summary.store_error = str(exc)
+            return summary
         finally:
             loader.close()
         progress = Progress(len(jobs), show=opts.show_progress, echo=echo)
@@ -465,6 +469,8 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
                 executor.run(queue, lambda job, rec: (queue.finish(job, rec), finished(job, rec)))
         except KeyboardInterrupt:
             summary.interrupted = True
+        except StoreError as exc:  # read-only / full results folder: stop like Ctrl-C, keep what is recorded
+            summary.store_error = str(exc)
         finally:
             queue.release_all()
             progress.close()

@@ -15,7 +15,7 @@ from typing import Callable
 from . import locks
 from .paths import UnsafePath
 from .spec import RunRecord
-from .store import Store
+from .store import Store, writing
 
 
 class JobQueue:
@@ -43,11 +43,12 @@ class JobQueue:
             time.sleep(0.1)  # the others are busy: poll gently
         while self.pending:
             job = self.pending.pop(0)
-            try:
-                claim = locks.try_claim(self.claim_path(job.key), locks.owner_note(run=job.spec.describe()))
-            except UnsafePath as exc:
-                self.on_refuse(job, str(exc))
-                continue
+            with writing(self.store.root):  # a read-only or full results folder: one clear StoreError
+                try:
+                    claim = locks.try_claim(self.claim_path(job.key), locks.owner_note(run=job.spec.describe()))
+                except UnsafePath as exc:  # a planted link: refused, never followed
+                    self.on_refuse(job, str(exc))
+                    continue
             if claim is None:
                 self.deferred.append(job)
                 continue
@@ -73,7 +74,8 @@ class JobQueue:
         return None
 
     def finish(self, job, record: RunRecord) -> None:
-        """Write the record (atomically), then let go of the claim."""
+        """Write the record (atomically), then let go of the claim. A record that cannot be written
+        raises StoreError (bench.store); the caller stops the suite."""
         try:
             self.store.put(record)
         finally:

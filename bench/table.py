@@ -22,12 +22,13 @@ from . import identity, stats
 from .metrics import get_metric
 from .registry import Registry
 from .spec import RunRecord, RunSpec
-from .store import Store
+from .store import Store, non_finite
 from .suite import Suite
 
 FORMATS = ("md", "latex", "html", "csv")
 NOT_RUN = ("missing", "n/a")  # cell states that are not a run's status
 BETTER, WORSE = "▲", "▼"
+NAN, INF = "nan!", "inf!"  # cell of an ok run whose value is NaN / infinite: flagged, never a number
 
 
 class TableError(ValueError):
@@ -215,10 +216,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
                 if not cell.failed:  # one failed seed fails the cell; the first status is shown
                     cell.status = rec.status or "failed"
             elif not cell.failed:
-                cell.status = "ok"
-                cell.values.append(rec.metrics[m] if m else rec.fit_seconds)
-                cell.seeds.append(rep_of(s))
-                cell.stale |= stale
+                _add_value(cell, rec.metrics.get(m) if m else rec.fit_seconds, rep_of(s), stale)
     for label, vals in ref.items():
         row = rows.setdefault(label, {})
         for h, v in vals.items():
@@ -233,6 +231,10 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     if compare_to:
         notes.append(_compare(rows, chosen, compare_to, test,
                               over="folds × seeds, paired by fold and seed" if pooled else "seeds"))
+    flagged = sorted(f"runs/{r.key}.json" for _, r, _ in chosen if r is not None and r.status == "ok" and non_finite(r))
+    if flagged:
+        notes.append(f"{NAN} / {INF}: {len(flagged)} record(s) marked ok have a non-finite metric (NaN or infinite), "
+                     "never averaged, ranked or marked best; check and re-run: " + ", ".join(flagged))
     failed = sorted({f"{s.label} seed {s.seed}: {r.status}" for s, r, _ in chosen if r is not None and r.status != "ok"})
     if failed:
         notes.append("Runs that did not finish (shown by status, never dropped): " + "; ".join(failed))
@@ -240,6 +242,19 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     return Section(title=_title(dataset, dparams, split, recs, ds_entry), headers=headers, rows=table_rows,
                    notes=notes, headline=headline,
                    lower_is_better=get_metric(metrics[0]).lower_is_better if metrics else True)
+
+
+def _add_value(cell: Cell, value: float | None, rep: Any, stale: bool) -> None:
+    """One ok run's value into its cell. A NaN or infinite value flags the whole cell (like a failed
+    seed) instead of poisoning its mean; a metric the record lacks leaves a gap."""
+    if value is not None and not math.isfinite(value):
+        cell.status = NAN if math.isnan(value) else INF
+        return
+    cell.status = "ok"
+    cell.stale |= stale
+    if value is not None:
+        cell.values.append(float(value))
+        cell.seeds.append(rep)
 
 
 def _compare(rows: "OrderedDict[str, dict[str, Cell]]", chosen: list, compare_to: str, test: str,
