@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -22,13 +23,16 @@ REPO = str(Path(__file__).resolve().parent.parent)
 # Cheap, deterministic, embedded data: knn and random-forest (two encodings each) on breast-cancer.
 SPECS = ["--suite", "smoke", "--methods", "knn,random-forest", "--datasets", "breast-cancer"]
 START_TIMEOUT = 180  # seconds for the nodes to come up on a busy machine
+TOKEN = secrets.token_hex(32)
 
 
 def _env() -> dict:
-    """The child processes' environment: no inherited cluster address, no usage reporting, and a
-    SIGTERM that stops a node at once (no draining)."""
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    """The child processes' environment: no inherited cluster address, no usage reporting, a
+    SIGTERM that stops a node at once (no draining), and this cluster's own auth token (Ray
+    otherwise picks up ~/.ray/auth_token, which any local `ray.init()` may have written)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH")}
     env.update(RAY_USAGE_STATS_ENABLED="0", RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0",
+               RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=TOKEN,
                PYTHONPATH=os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p))
     return env
 
