@@ -7,12 +7,16 @@ there) and returns the record. Without ``--address`` a local Ray instance is sta
 
 Limits: a run's time limit counts from its submission (at most as many runs are in flight as the
 cluster has CPUs, or ``--jobs``); memory is left to Ray's own memory monitor, whose kills are
-recorded as ``oom``. A dead Ray worker is recorded as ``crashed``.
+recorded as ``oom``. A dead Ray worker is recorded as ``crashed``. Each record names the Ray node
+that ran it (``info["node"]``: node id, name, IP, hostname) and that node's hardware. Runs are spread
+over the nodes (Ray's ``SPREAD`` strategy) so that fewer runs share a node's CPUs and memory
+bandwidth; ``RayExecutor(..., scheduling="DEFAULT")`` packs them instead.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -34,7 +38,20 @@ def execute_remote(sources: dict, spec, files: list[str], entry_points: bool, op
 
         opts = dataclasses.replace(opts, device_label=f"cuda:{ray.get_gpu_ids()[0]}")
     task = load_task(registry, spec, opts.data_dir, opts.cache_dir)
-    return execute(registry, spec, task, opts).to_dict()
+    rec = execute(registry, spec, task, opts)  # built here, so its hardware is this node's
+    rec.info["node"] = node_info()
+    return rec.to_dict()
+
+
+def node_info() -> dict:
+    """Which Ray node this process runs on (several nodes may share a hostname or an IP): its id,
+    name and IP as the cluster knows them, and this machine's hostname."""
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
+    node = next((n for n in ray.nodes() if n["NodeID"] == node_id), {})
+    return {"id": node_id, "name": node.get("NodeName", ""), "ip": node.get("NodeManagerAddress", ""),
+            "hostname": socket.gethostname()}
 
 
 def _checkout_root() -> str:
@@ -43,8 +60,8 @@ def _checkout_root() -> str:
 
 
 class RayExecutor:
-    def __init__(self, opts, registry):
-        self.opts, self.registry = opts, registry
+    def __init__(self, opts, registry, scheduling: str = "SPREAD"):
+        self.opts, self.registry, self.scheduling = opts, registry, scheduling
 
     def _connect(self):
         try:
@@ -69,14 +86,21 @@ class RayExecutor:
         opts = dataclasses.replace(self.opts, show_progress=False, device_label="")
         if gpu:
             opts = dataclasses.replace(opts, device="cuda")  # each task sees the GPU Ray gave it
-        remote = ray.remote(execute_remote).options(num_cpus=1, num_gpus=gpu, max_retries=0)
+        remote = ray.remote(execute_remote).options(num_cpus=1, num_gpus=gpu, max_retries=0,
+                                                   scheduling_strategy=self.scheduling)
         capacity = max(1, int(self.opts.jobs if self.opts.jobs > 1 else ray.cluster_resources().get("CPU", 1)))
         flying: dict = {}  # ObjectRef -> (job, submitted at)
 
-        def record(job, status: str, error: str) -> None:
+        def record(job, status: str, error: str, ip: str | None = None) -> None:
+            """A record made here for a task that returned none: this machine's hardware only
+            when the Ray instance is this process's own (on another node it would be wrong)."""
             rec = base_record(self.registry, job.spec, job.meta, self.opts)
             rec.key, rec.status, rec.error, rec.finished_at = job.key, status, error, _now()
             rec.info["executor"] = "ray"
+            if not owned:
+                rec.hardware = ""
+            if ip:
+                rec.info["node"] = {"ip": ip}
             finished(job, rec)
 
         try:
@@ -103,7 +127,7 @@ class RayExecutor:
                     except (rx.WorkerCrashedError, rx.NodeDiedError, rx.LocalRayletDiedError) as exc:
                         record(job, "crashed", f"the Ray worker died during this run: {type(exc).__name__}")
                     except rx.RayTaskError as exc:
-                        record(job, "failed", str(exc).strip().splitlines()[-1])
+                        record(job, "failed", str(exc).strip().splitlines()[-1], getattr(exc, "ip", None))
                 now = time.monotonic()
                 for ref, (job, since) in list(flying.items()):
                     if job.timeout is not None and now - since > job.timeout:
