@@ -345,7 +345,7 @@ def table_cmd(suite_name, fmt, out, ci, compare_to, test, check, write_expected,
                             title=suite.table.title or f"suite {suite.name}", ci=ci)
     except table.TableError as exc:
         raise click.ClickException(str(exc))
-    except KeyError as exc:
+    except (KeyError, SuiteError) as exc:
         raise click.UsageError(exc.args[0] if exc.args else str(exc))
     if out:
         with _writes(Path(out).absolute().parent, "another --out", "folder"):

@@ -351,6 +351,7 @@ DATASET_CHECK_NAMES = (
     "schema",          # schema columns are in X; categorical codes lie in 0..cardinality-1
     "finite-target",   # regression/rating targets are finite numbers
     "same-split",      # a second load gives the same split fingerprint (a pure function of the data)
+    "split-seed",      # seeded splits only: split seed 1 is another draw of the same sizes
 )
 
 
@@ -438,7 +439,17 @@ def dataset_checks(dataset_cls, data_dir, cache_dir, splits: tuple[str, ...] | N
                 f"two loads gave split fingerprints {t.split.fingerprint} and {again}; "
                 "draw the split with a fixed seed")
 
-        for name, fn in (("shapes", shapes), ("split-parts", split_parts), ("schema", schema),
-                         ("finite-target", finite_target), ("same-split", same_split)):
+        def split_seed() -> None:
+            other = ds.load(split, LoadContext(data_dir, cache_dir, split_seed=1)).split
+            assert other.sizes() == t.split.sizes(), (
+                f"split seed 1 gave part sizes {other.sizes()}, split seed 0 {t.split.sizes()}; "
+                "a split seed redraws rows, it does not resize the parts")
+            assert other.fingerprint != t.split.fingerprint, (
+                f"split {split!r} is in seeded_splits but split seed 1 gave the same split as 0; seed "
+                "its draw with self.split_seed_for(split, ctx), or drop it from seeded_splits")
+
+        checks = [("shapes", shapes), ("split-parts", split_parts), ("schema", schema),
+                  ("finite-target", finite_target), ("same-split", same_split)]
+        for name, fn in checks + ([("split-seed", split_seed)] if split in dataset_cls.seeded_splits else []):
             record(f"{name}[{split}]", fn)
     return results

@@ -5,6 +5,8 @@ import difflib
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from .task import Task
 
 
@@ -12,10 +14,21 @@ class FilesMissing(FileNotFoundError):
     """The dataset's files are not in the data folder; the message says how to get them."""
 
 
+class SplitSeedError(ValueError):
+    """A split seed was asked of a split that has nothing drawn at random to redraw."""
+
+
 class LoadContext:
-    def __init__(self, data_dir: Path, cache_dir: Path):
+    """Where a load finds its files and cache, and which draw of a seeded split it makes.
+
+    ``split_seed`` (a run's split seed, 0 by default) seeds the random part of a seeded split;
+    0 is the draw every dataset made before split seeds existed, so old records still match.
+    """
+
+    def __init__(self, data_dir: Path, cache_dir: Path, split_seed: int = 0):
         self.data_dir = Path(data_dir)
         self.cache_dir = Path(cache_dir)
+        self.split_seed = split_seed
 
 
 class Dataset:
@@ -23,6 +36,12 @@ class Dataset:
 
     ``folder`` is the release's own name for its folder inside the data folder and ``files``
     the files needed there; datasets generated in code set ``synthetic = True`` and no files.
+
+    A split is a pure function of the data and a split seed. ``seeded_splits`` names the splits
+    that draw rows at random (a random 60/20/20, a seeded train subsample or valid set): they
+    seed that draw with :meth:`split_seed_for` (0 = the historical draw). Every other split is
+    fixed (an official or time-ordered split) and refuses a split seed other than 0: silently
+    ignoring it would pass identical splits off as resampled ones.
     """
 
     name: ClassVar[str] = ""
@@ -30,6 +49,7 @@ class Dataset:
     target: ClassVar[str] = ""
     metrics: ClassVar[tuple[str, ...]] = ()
     splits: ClassVar[tuple[str, ...]] = ("default",)  # first = default
+    seeded_splits: ClassVar[tuple[str, ...]] = ()  # splits with a random draw: they take a split seed
     folder: ClassVar[str | None] = None
     files: ClassVar[tuple[str, ...]] = ()
     synthetic: ClassVar[bool] = False
@@ -55,6 +75,22 @@ class Dataset:
                            + (f" (did you mean {close[0]!r}?)" if close else "")
                            + f"; splits: {', '.join(self.splits)}")
         return split
+
+    def check_split_seed(self, split: str, split_seed: int) -> int:
+        """The split seed, if ``split`` has a random draw to reseed; else SplitSeedError (0 always passes)."""
+        if isinstance(split_seed, bool) or not isinstance(split_seed, (int, np.integer)) or split_seed < 0:
+            raise SplitSeedError(f"dataset {self.name}: a split seed is a non-negative integer, got {split_seed!r}")
+        if split_seed and split not in self.seeded_splits:
+            seeded = ", ".join(self.seeded_splits) or "none"
+            raise SplitSeedError(
+                f"dataset {self.name}: split {split!r} is fixed (nothing in it is drawn at random), so it "
+                f"takes no split seed (asked for split seed {split_seed}); splits that do: {seeded}. "
+                "Leave split_seeds out for this dataset, or pick one of those splits.")
+        return int(split_seed)
+
+    def split_seed_for(self, split: str, ctx: "LoadContext | None") -> int:
+        """The seed of this load's split draw: the context's split seed (0 without a context), checked."""
+        return self.check_split_seed(split, getattr(ctx, "split_seed", 0) if ctx is not None else 0)
 
     def missing_files(self, data_dir: Path) -> list[Path]:
         if self.embedded or not self.folder:

@@ -38,7 +38,8 @@ def run_key(spec: RunSpec) -> str:
     """A run's identity in words: stable while plugin defaults change, readable in a diff."""
     dparams = ", ".join(f"{k}={v}" for k, v in spec.dataset_params)
     over = ", ".join(f"{k}={v}" for k, v in spec.overrides)
-    return (f"{spec.dataset}{'[' + dparams + ']' if dparams else ''}/{spec.split} | "
+    draw = f" split seed {spec.split_seed}" if spec.split_seed else ""  # 0: the keys of before
+    return (f"{spec.dataset}{'[' + dparams + ']' if dparams else ''}/{spec.split}{draw} | "
             f"{spec.method}{'[' + over + ']' if over else ''} | seed {spec.seed}")
 
 

@@ -31,6 +31,7 @@ def flatten(rec: RunRecord) -> dict[str, Any]:
         "key": rec.key, "spec_id": rec.spec_id, "status": rec.status, "error": rec.error,
         "suite": rec.suite, "label": rec.label, "dataset": spec.get("dataset"), "split": spec.get("split"),
         "method": spec.get("method"), "family": rec.method.get("family"), "seed": spec.get("seed"),
+        "split_seed": spec.get("split_seed", 0),
         "fingerprint": rec.split.get("fingerprint"), "synthetic": rec.dataset.get("synthetic"),
         "fit_seconds": rec.fit_seconds, "predict_seconds": rec.predict_seconds,
         "peak_memory_mb": rec.peak_memory_mb, "device": rec.device, "hardware": rec.hardware,

@@ -21,7 +21,7 @@ from .store import Store
 def measure(registry: Registry, specs: list[RunSpec], settings: list[str], data_dir: Path, cache_dir: Path,
             device: str = "cpu", echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """One row per setting ("inline" or a number of jobs): wall seconds, plugin seconds, ratio."""
-    for s in {(s.dataset, s.dataset_params, s.split): s for s in specs}.values():
+    for s in {(s.dataset, s.dataset_params, s.split, s.split_seed): s for s in specs}.values():
         load_task(registry, s, data_dir, cache_dir)  # converted data cached before any timing
     rows = []
     serial_wall = None

@@ -48,7 +48,8 @@ def suite_page(suite: Suite, registry: Registry, store: Store, results_dir: Path
         lines += [suite.description, ""]
     lines += _status_lines(suite, chosen), ""
     lines += ["## Results", "", table.render(sections, "md", ci=True).strip(), ""]
-    lines += ["Cells: mean ± std over seeds, then the 95 % t interval of the mean in brackets "
+    lines += ["Cells: mean ± std over seeds (each table's footnote says which: model seeds on one split, "
+              "resampled splits or folds), then the 95 % t interval of the mean in brackets "
               "(shown from two seeds on).", ""]
     if ranks:
         lines += ["## Average rank across datasets", "", table.render([ranks], "md").strip(), ""]
@@ -58,7 +59,8 @@ def suite_page(suite: Suite, registry: Registry, store: Store, results_dir: Path
     extra = sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".md", ".json", ".csv", ".tex")
                    and p.name != "README.md" and p.name not in {f for f, _ in figures})
     lines += ["## Provenance", "",
-              f"- Suite file: `{_rel(suite.path)}`; seeds {', '.join(map(str, suite.seeds))}",
+              f"- Suite file: `{_rel(suite.path)}`; seeds {', '.join(map(str, suite.seeds))}"
+              + (f"; split seeds {', '.join(map(str, suite.split_seeds))}" if suite.split_seeds != [0] else ""),
               f"- Made by `bench report --suite {suite.name}` (bench {__version__}) from the run records in "
               f"`{_rel(store.runs)}`; rendering only, nothing is fitted",
               f"- Regenerate: `bench run --suite {suite.name}` (add `--data-dir` for real data), then "

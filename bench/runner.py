@@ -107,11 +107,14 @@ _TASKS: dict[tuple, Task] = {}
 
 
 def load_task(registry: Registry, spec: RunSpec, data_dir: Path, cache_dir: Path) -> Task:
-    """Load a dataset split once per process; FilesMissing propagates with its instructions."""
-    k = (spec.dataset, spec.dataset_params, spec.split, str(data_dir))
+    """Load a dataset split (the spec's draw of it) once per process; FilesMissing propagates
+    with its instructions, SplitSeedError when a fixed split is asked for a split seed."""
+    k = (spec.dataset, spec.dataset_params, spec.split, spec.split_seed, str(data_dir))
     if k not in _TASKS:
         ds = registry.dataset(spec.dataset).build(dict(spec.dataset_params))
-        _TASKS[k] = ds.load(spec.split, LoadContext(data_dir=data_dir, cache_dir=cache_dir))
+        ds.check_split_seed(spec.split, spec.split_seed)  # refused even if load never asks for it
+        _TASKS[k] = ds.load(spec.split, LoadContext(data_dir=data_dir, cache_dir=cache_dir,
+                                                    split_seed=spec.split_seed))
     return _TASKS[k]
 
 
@@ -209,7 +212,8 @@ def base_record(registry: Registry, spec: RunSpec, meta: TaskMeta, opts: RunOpti
         spec_id=spec.spec_id, spec=spec.identity, status="failed", device=opts.device_label or opts.device,
         hardware=env.hardware(opts.device), versions=env.versions(), suite=spec.suite, label=spec.label,
         overrides=dict(spec.overrides),
-        split={"name": spec.split, "fingerprint": meta.fingerprint, "sizes": meta.sizes},
+        split={"name": spec.split, "fingerprint": meta.fingerprint, "sizes": meta.sizes,
+               **({"split_seed": spec.split_seed} if spec.split_seed else {})},
         dataset={"name": meta.dataset, "synthetic": meta.synthetic, "params": dict(spec.dataset_params),
                  "kind": meta.kind, "metrics": list(meta.metrics), "source_hash": ds_entry.origin.source_hash,
                  "identity": ids["dataset"]},
@@ -263,7 +267,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
 def _groups(specs: list[RunSpec]) -> dict[tuple, list[RunSpec]]:
     groups: dict[tuple, list[RunSpec]] = defaultdict(list)
     for s in specs:
-        groups[(s.dataset, s.dataset_params, s.split)].append(s)
+        groups[(s.dataset, s.dataset_params, s.split, s.split_seed)].append(s)
     return groups
 
 
@@ -344,7 +348,7 @@ def plan(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOption
     out = []
     loader = Loader(registry, opts)
     try:
-        for (dataset, _, split), group in _groups(specs).items():
+        for (dataset, _, split, _), group in _groups(specs).items():
             status, got = loader.load(group)
             if status == "skipped":
                 out += [(s, "skip: files missing") for s in group]
@@ -380,7 +384,7 @@ def prepare(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOpt
     """Load each dataset split once (for its fingerprint), settle what needs no run (n/a, skipped,
     already recorded, a dataset that failed to load) and turn the rest into jobs."""
     jobs: list[Job] = []
-    for (dataset, _, split), group in _groups(specs).items():
+    for (dataset, _, split, _), group in _groups(specs).items():
         ds_entry = registry.dataset(dataset)
         applicable = []
         for s in group:

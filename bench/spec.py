@@ -13,7 +13,11 @@ def _stable_hash(obj: Any) -> str:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a method variant with resolved parameters on one dataset split, one seed."""
+    """One run: a method variant with resolved parameters on one dataset split, one seed.
+
+    ``seed`` is the model seed (initialisation, batch order); ``split_seed`` picks the draw of a
+    seeded split (0 = the dataset's default draw, the only one before suites could resample).
+    """
 
     suite: str
     dataset: str
@@ -26,16 +30,21 @@ class RunSpec:
     label: str = ""  # table row
     column: str = ""  # table column group, when the suite names one (e.g. "with EE")
     group: str = ""  # splits pooled in one table section, like seeds (a suite's `folds`), e.g. "u1,u2,u3"
+    split_seed: int = 0  # the split's draw (a suite's `split_seeds`); in the identity only when not 0
     # limits from the suite (method entry, else the suite default); not part of the identity
     timeout: float | None = None  # seconds of fit + predict before the worker is killed
     memory_limit_mb: float | None = None  # worker resident memory (MiB) before it is killed
 
     @property
     def identity(self) -> dict[str, Any]:
-        """What makes two runs the same experiment, independent of code versions."""
-        return {"dataset": self.dataset, "dataset_params": dict(self.dataset_params),
-                "split": self.split, "method": self.method, "params": dict(self.params),
-                "seed": self.seed}
+        """What makes two runs the same experiment, independent of code versions. A split seed of
+        0 is left out, so runs recorded before split seeds existed keep their spec_id."""
+        ident = {"dataset": self.dataset, "dataset_params": dict(self.dataset_params),
+                 "split": self.split, "method": self.method, "params": dict(self.params),
+                 "seed": self.seed}
+        if self.split_seed:
+            ident["split_seed"] = self.split_seed
+        return ident
 
     @property
     def spec_id(self) -> str:
@@ -49,7 +58,8 @@ class RunSpec:
 
     def describe(self) -> str:
         ov = ", ".join(f"{k}={v}" for k, v in self.overrides)
-        return f"{self.method}{'[' + ov + ']' if ov else ''} on {self.dataset}/{self.split} seed {self.seed}"
+        where = f"{self.dataset}/{self.split}" + (f" split seed {self.split_seed}" if self.split_seed else "")
+        return f"{self.method}{'[' + ov + ']' if ov else ''} on {where} seed {self.seed}"
 
 
 STATUSES = ("ok", "failed", "timeout", "oom", "crashed")

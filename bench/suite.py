@@ -2,6 +2,15 @@
 
 A list value in ``params`` is a sweep (expanded as a product, benchopt's way); to pass a list
 as one value, wrap it: ``layers = [[1000, 500]]``.
+
+Seeds and splits: ``seeds = [0, 1, 2]`` are model seeds (initialisation, batch order) on one
+fixed split. ``split_seeds = [0, 1, 2]`` (top level, or in a ``[[datasets]]`` entry, which wins;
+default ``[0]``) also redraws a seeded split (``Dataset.seeded_splits``): the runs are the full
+product split seeds × model seeds, the model seed used as is on every draw (not derived from
+the split seed). A fixed split (official, time-ordered) refuses split seeds other than 0.
+``folds = [...]`` runs several named splits. Every draw and fold has its own fingerprint; the
+table pools them in one section, mean ± std over folds × split seeds × model seeds, paired
+tests pairing runs on the same (fold, split seed, model seed), and its footnote says which.
 """
 from __future__ import annotations
 
@@ -20,8 +29,8 @@ from .spec import RunSpec
 
 AUTO = "auto"  # a default meaning "worked out at fit time": its parameter takes any type
 
-_TOP_KEYS = {"description", "seeds", "datasets", "methods", "table", "timeout", "memory_limit"}
-_DATASET_KEYS = {"name", "split", "folds", "params"}
+_TOP_KEYS = {"description", "seeds", "split_seeds", "datasets", "methods", "table", "timeout", "memory_limit"}
+_DATASET_KEYS = {"name", "split", "folds", "split_seeds", "params"}
 _METHOD_KEYS = {"variant", "params", "label", "column", "datasets", "timeout", "memory_limit"}
 _TABLE_KEYS = {"rows", "columns", "metrics", "reference", "title", "column_labels", "compare_to", "test",
                "tolerance"}
@@ -55,6 +64,7 @@ class Suite:
     table: TableLayout
     timeout: float | None = None  # seconds per run, unless a method entry sets its own
     memory_limit_mb: float | None = None
+    split_seeds: list[int] = field(default_factory=lambda: [0])  # draws of seeded splits (× seeds)
 
     def expand(self, registry: Registry, methods: list[str] | None = None,
                datasets: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
@@ -70,13 +80,23 @@ class Suite:
             folds = [ds.check_split(f) for f in d.get("folds", [])]
             group = ",".join(folds)
             for split in folds or [ds.check_split(d.get("split"))]:
-                specs += self._expand_split(registry, d, split, group, methods, datasets, seeds)
+                for split_seed in self._split_seeds(ds, d, split):
+                    specs += self._expand_split(registry, d, split, group, methods, datasets, seeds,
+                                                split_seed)
         return specs
+
+    def _split_seeds(self, ds, d: dict[str, Any], split: str) -> list[int]:
+        """The split seeds of a dataset entry (its own, else the suite's), checked against the split."""
+        split_seeds = d.get("split_seeds", self.split_seeds)
+        try:
+            return [ds.check_split_seed(split, s) for s in split_seeds]
+        except ValueError as exc:
+            raise SuiteError(f"{self.path}: [[datasets]] {d['name']}: {exc}") from None
 
     def _expand_split(self, registry: Registry, d: dict[str, Any], split: str, group: str,
                       methods: list[str] | None, datasets: list[str] | None,
-                      seeds: list[int] | None) -> list[RunSpec]:
-        """The runs of every method entry on one dataset split."""
+                      seeds: list[int] | None, split_seed: int = 0) -> list[RunSpec]:
+        """The runs of every method entry on one draw of one dataset split."""
         specs: list[RunSpec] = []
         for m in self.methods:
             if m.get("datasets") and not any(fnmatch.fnmatchcase(d["name"], p) for p in m["datasets"]):
@@ -106,7 +126,7 @@ class Suite:
                             split=split, method=variant, params=tuple(sorted(params.items())),
                             overrides=tuple(sorted(overrides.items())), seed=int(seed),
                             label=label or variant, column=m.get("column", ""), group=group,
-                            timeout=timeout, memory_limit_mb=memory))
+                            split_seed=split_seed, timeout=timeout, memory_limit_mb=memory))
         return specs
 
     def _check_param(self, cls: type, where: str, name: str, value: Any) -> None:
@@ -204,6 +224,8 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
                              or not all(isinstance(f, str) for f in d["folds"])):
             raise SuiteError(f"{path}: [[datasets]] #{i + 1}: `folds` is a non-empty list of split names "
                              "(pooled in one table like seeds) and replaces `split`")
+        if "split_seeds" in d:
+            _check_split_seeds(d["split_seeds"], f"{path}: [[datasets]] #{i + 1}")
     for i, m in enumerate(methods):
         _check_keys(f"[[methods]] #{i + 1}", m, _METHOD_KEYS, path)
         if "variant" not in m:
@@ -229,9 +251,10 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
     if dupes:
         raise SuiteError(f"{path}: seeds list {', '.join(map(str, dupes))} more than once; "
                          "each seed is one run, so list it once")
+    split_seeds = _check_split_seeds(raw.get("split_seeds", [0]), str(path))
     return Suite(
         name=name or path.stem, path=path, description=raw.get("description", ""), seeds=seeds,
-        datasets=datasets, methods=methods, timeout=timeout, memory_limit_mb=memory,
+        datasets=datasets, methods=methods, timeout=timeout, memory_limit_mb=memory, split_seeds=split_seeds,
         table=TableLayout(columns=list(t.get("columns", [])), metrics=list(t.get("metrics", [])),
                           reference=dict(t.get("reference", {})),
                           column_labels=dict(t.get("column_labels", {})), title=t.get("title", ""),
@@ -242,6 +265,16 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
 def duplicates(values: list) -> list:
     """Values that occur more than once (a repeated seed would be one run recorded twice)."""
     return [v for v, n in Counter(values).items() if n > 1]
+
+
+def _check_split_seeds(value: Any, where: str) -> list[int]:
+    """``split_seeds``: a non-empty list of distinct non-negative integers (0 = the default draw)."""
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+            or len(set(value)) != len(value)):
+        raise SuiteError(f"{where}: split_seeds must be a non-empty list of distinct non-negative "
+                         f"integers (0 = the dataset's default draw), got {value!r}")
+    return value
 
 
 def _test_name(t: dict, path: Path) -> str:

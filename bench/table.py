@@ -1,10 +1,12 @@
 """Comparison tables from stored records: rows = methods, columns = metrics × layout params.
 
-Cells are mean ± std over seeds (optionally with the 95 % t interval), the best per column in
-bold, ▲/▼ where a paired test over seeds says a row beats / trails the suite's reference row,
+Cells are mean ± std over model seeds (optionally with the 95 % t interval), the best per column
+in bold, ▲/▼ where a paired test over seeds says a row beats / trails the suite's reference row,
 failures (failed, timeout, oom, crashed) and gaps shown by name, and a footnote with dataset,
 split fingerprint, seeds, hardware, versions and command. An extra table ranks the rows across
-the datasets of a suite. Runs on different split fingerprints are never put side by side.
+the datasets of a suite. Runs on different split fingerprints are never put side by side, except
+the draws a suite pools on purpose: its folds and split seeds, one section, mean ± std over
+folds × split seeds × model seeds, and the footnote says which of these the ± is over.
 """
 from __future__ import annotations
 
@@ -153,22 +155,26 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
         rec, stale = _pick(by_id.get(s.spec_id, []), *current_ids(registry, s))
         chosen.append((s, rec, stale))
     recs = [r for _, r, _ in chosen if r is not None]
-    fps = []  # one fingerprint per split of the section (several when it pools folds)
-    for one_split in dict.fromkeys(s.split for s in specs):
-        # records of a dataset that never loaded have no fingerprint: nothing to compare
-        here = [r for x, r, _ in chosen if r is not None and x.split == one_split and r.split.get("fingerprint")]
+    fps = []  # one fingerprint per draw of the section (several when it pools folds or split seeds)
+    draws = list(dict.fromkeys((s.split, s.split_seed) for s in specs))
+    for one_split, one_seed in draws:
+        here = [r for x, r, _ in chosen if r is not None and (x.split, x.split_seed) == (one_split, one_seed)
+                # records of a dataset that never loaded have no fingerprint: nothing to compare
+                and r.split.get("fingerprint")]
         fp_split = sorted({r.split.get("fingerprint") for r in here})
         if len(fp_split) > 1:
             detail = "; ".join(f"{fp}: " + ", ".join(sorted({r.label for r in here if r.split.get('fingerprint') == fp}))
                                for fp in fp_split)
-            raise TableError(f"refusing to compare runs on {dataset}/{one_split} made on different split "
+            where = f"{dataset}/{one_split}" + (f" split seed {one_seed}" if one_seed else "")
+            raise TableError(f"refusing to compare runs on {where} made on different split "
                              f"fingerprints ({detail}). Re-run the stale ones with `bench run --force`.")
         fps += fp_split
-    pooled = len({s.split for s in specs}) > 1
+    pooled = len(draws) > 1
 
     def rep_of(s: RunSpec):
-        """What a cell's values repeat over: seeds, or (fold, seed) when the section pools folds."""
-        return f"{s.split}/{s.seed}" if pooled else s.seed
+        """What a cell's values repeat over: model seeds, or (fold, split seed, model seed) when
+        the section pools draws; paired tests pair runs with the same one."""
+        return (s.split, s.split_seed, s.seed) if pooled else s.seed
     metrics = suite.table.metrics or (recs[0].dataset.get("metrics") if recs else list(ds_entry.cls.metrics))
     colkeys = suite.table.columns
     combos: list[tuple] = []
@@ -229,17 +235,18 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     table_rows = [(label, [r.get(h, Cell()) for h in headers]) for label, r in rows.items()]
     notes = _notes(dataset, dparams, split, chosen, fps, ds_entry)
     if compare_to:
-        notes.append(_compare(rows, chosen, compare_to, test,
-                              over="folds × seeds, paired by fold and seed" if pooled else "seeds"))
+        notes.append(_compare(rows, chosen, compare_to, test, over=_paired_over(specs) if pooled else "seeds"))
     flagged = sorted(f"runs/{r.key}.json" for _, r, _ in chosen if r is not None and r.status == "ok" and non_finite(r))
     if flagged:
         notes.append(f"{NAN} / {INF}: {len(flagged)} record(s) marked ok have a non-finite metric (NaN or infinite), "
                      "never averaged, ranked or marked best; check and re-run: " + ", ".join(flagged))
-    failed = sorted({f"{s.label} seed {s.seed}: {r.status}" for s, r, _ in chosen if r is not None and r.status != "ok"})
+    failed = sorted({f"{s.label}{f' split seed {s.split_seed},' if s.split_seed else ''} seed {s.seed}: {r.status}"
+                     for s, r, _ in chosen if r is not None and r.status != "ok"})
     if failed:
         notes.append("Runs that did not finish (shown by status, never dropped): " + "; ".join(failed))
     headline = [(f"{get_metric(metrics[0]).label}{combo_label(c)}", combo_label(c)) for c in combos] if metrics else []
-    return Section(title=_title(dataset, dparams, split, recs, ds_entry), headers=headers, rows=table_rows,
+    title = _title(dataset, dparams, split, recs, ds_entry, len({s.split_seed for s in specs}))
+    return Section(title=title, headers=headers, rows=table_rows,
                    notes=notes, headline=headline,
                    lower_is_better=get_metric(metrics[0]).lower_is_better if metrics else True)
 
@@ -324,10 +331,36 @@ def average_ranks(sections: list[Section]) -> Section | None:
     return Section(title="average rank across datasets", headers=headers, rows=rows, notes=notes)
 
 
-def _title(dataset, dparams, split, recs, ds_entry) -> str:
+def _over(specs) -> str:
+    """What a section's cells repeat over, counted: '2 folds × 3 split seeds × 2 model seeds'."""
+    counts = (("fold", len({s.split for s in specs})), ("split seed", len({s.split_seed for s in specs})))
+    n = len({s.seed for s in specs})
+    return " × ".join([f"{k} {what}s" for what, k in counts if k > 1] + [f"{n} model seed{'s' if n != 1 else ''}"])
+
+
+def _paired_over(specs) -> str:
+    """The paired test's footnote words for a pooled section: over what, paired by what."""
+    by = [what for what, k in (("fold", len({s.split for s in specs})),
+                               ("split seed", len({s.split_seed for s in specs}))) if k > 1] + ["model seed"]
+    return f"{_over(specs)}, paired by {', '.join(by[:-1])} and {by[-1]}"
+
+
+def _spread(specs, fps) -> str:
+    """The footnote's plain answer to 'mean ± std over what?': model seeds on one fixed split,
+    resampled splits (split seeds), or folds."""
+    if len({s.split_seed for s in specs}) > 1:
+        folds = len({s.split for s in specs}) > 1
+        return f"{_over(specs)} (resampled splits{': each fold redrawn' if folds else ''})"
+    if len({s.split for s in specs}) > 1:
+        return f"{_over(specs)} (folds: several fixed splits)"
+    return f"{_over(specs)} (initialisation and training order only; one split, fingerprint `{fps[0] if fps else 'n/a'}`)"
+
+
+def _title(dataset, dparams, split, recs, ds_entry, n_split_seeds: int = 1) -> str:
     synthetic = ds_entry.cls.synthetic
     params = ", ".join(f"{k}={v}" for k, v in dparams)
     where = f"folds {split.replace(',', ', ')}" if "," in split else split
+    where += f" ({n_split_seeds} split seeds)" if n_split_seeds > 1 else ""
     return (f"{dataset}{'[' + params + ']' if params else ''} / {where}"
             + (" (synthetic data)" if synthetic else ""))
 
@@ -338,19 +371,27 @@ def _notes(dataset, dparams, split, chosen, fps, ds_entry) -> list[str]:
     notes = []
     kind = "synthetic, generated by bench (not real data)" if ds_entry.cls.synthetic else "real data"
     sizes = recs[0].split.get("sizes", {}) if recs else {}
-    splits = list(dict.fromkeys(s.split for s, _, _ in chosen))
-    if len(splits) > 1:  # folds pooled like seeds
-        by_split = {r.split.get("name"): r.split.get("fingerprint") for r in recs}
-        notes.append(f"Dataset: {dataset} ({kind}); folds " + ", ".join(
-            f"`{x}` (fingerprint `{by_split.get(x, 'n/a')}`)" for x in splits)
-            + (f"; the first has train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows"
-               if sizes else ""))
-        over = "folds × seeds"
+    specs = [s for s, _, _ in chosen]
+    splits = list(dict.fromkeys(s.split for s in specs))
+    split_seeds = sorted({s.split_seed for s in specs})
+    if len(splits) > 1 or split_seeds != [0]:  # folds and / or split seeds pooled like seeds
+        fp_of = {(s.split, s.split_seed): r.split.get("fingerprint") for s, r, _ in chosen if r is not None}
+
+        def fingerprints(x: str) -> str:
+            if split_seeds == [0]:
+                return f"fingerprint `{fp_of.get((x, 0), 'n/a')}`"
+            return ", ".join(f"split seed {k}: fingerprint `{fp_of.get((x, k), 'n/a')}`" for k in split_seeds)
+        notes.append(f"Dataset: {dataset} ({kind}); {'folds' if len(splits) > 1 else 'split'} "
+                     + ", ".join(f"`{x}` ({fingerprints(x)})" for x in splits)
+                     + (f"; the first has train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/"
+                        f"{sizes.get('test')} rows" if sizes else ""))
     else:
         notes.append(f"Dataset: {dataset} ({kind}); split `{split}`, fingerprint `{fps[0] if fps else 'n/a'}`"
                      + (f", train/valid/test = {sizes.get('train')}/{sizes.get('valid')}/{sizes.get('test')} rows" if sizes else ""))
-        over = "seeds"
-    notes.append(f"Seeds: {', '.join(map(str, seeds))}; cells are mean ± std over {over} ((n=k): only k of "
+    seed_text = f"Model seeds: {', '.join(map(str, seeds))}"
+    if split_seeds != [0]:
+        seed_text += f"; split seeds: {', '.join(map(str, split_seeds))}"
+    notes.append(f"{seed_text}; cells are mean ± std over {_spread(specs, fps)} ((n=k): only k of "
                  "them recorded yet); best in bold; "
                  "— = not run yet; n/a = method does not support this task kind; failed / timeout / oom / crashed "
                  "= the run's status, see its record")

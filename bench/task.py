@@ -27,7 +27,8 @@ class Schema:
 
 @dataclass(frozen=True)
 class Split:
-    """Row positions of train / valid / test. Pure function of the data and a fixed seed."""
+    """Row positions of train / valid / test. Pure function of the data and the split seed
+    (0 unless a suite resamples splits; see ``Dataset.seeded_splits``)."""
 
     name: str
     train: np.ndarray

@@ -95,7 +95,7 @@ def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, paren
             return
         op, spec, files, entry_points = msg
         registry = partial(sources, files, entry_points, into=registry)
-        which = (spec.dataset, spec.dataset_params, spec.split)
+        which = (spec.dataset, spec.dataset_params, spec.split, spec.split_seed)
         if which != loaded:  # keep one dataset split in memory at a time
             forget_tasks()
         try:

@@ -16,6 +16,7 @@ class BreastCancer(Dataset):
     target = "diagnosis"
     metrics = ("accuracy",)
     splits = ("random",)
+    seeded_splits = ("random",)  # a split seed redraws the 60 / 20 / 20
     embedded = True
     description = "569 tumours, 30 continuous features, malignant vs benign (scikit-learn's copy of the UCI set)"
 
@@ -27,8 +28,8 @@ class BreastCancer(Dataset):
         columns = [c.replace(" ", "_") for c in raw.feature_names]
         X = pd.DataFrame(raw.data, columns=columns)
         y = raw.target.astype(np.int64)
-        # 60 / 20 / 20, fixed seed: the split is a pure function of the data
-        order = np.random.default_rng(0).permutation(len(y))
+        # 60 / 20 / 20 seeded by the split seed (0 by default): the split is a pure function of the data
+        order = np.random.default_rng(self.split_seed_for(split, ctx)).permutation(len(y))
         n_test = n_valid = len(y) // 5
         parts = np.sort(order[n_test + n_valid:]), np.sort(order[n_test:n_test + n_valid]), np.sort(order[:n_test])
         return Task(dataset=self.name, kind=self.kind, target=self.target, metrics=self.metrics,

@@ -19,9 +19,11 @@ files (names, sizes, modification times), so the PNGs are decoded once.
 
 Task: kind ``image-classification``, X = uint8 array (N, 32, 32, 3) of train then test rows,
 y = class index (0 airplane .. 9 truck). Split ``official``: test = the 10,000 test images;
-valid = a fixed seeded ``valid_size`` (5,000) of the train images, the same number per class;
+valid = a seeded ``valid_size`` (5,000) of the train images, the same number per class;
 train = the other 45,000. ``train_per_class`` / ``test_per_class`` keep a seeded subset of that
-many images per class (quick runs); every choice is part of the split fingerprint.
+many images per class (quick runs); every choice is part of the split fingerprint. The draws
+use the split seed (0 by default; a suite's ``split_seeds`` redraws valid and the subsets, the
+test images stay the official ones).
 """
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ BATCH_DIR = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 FOLDER = "cifar10"
-SPLIT_SEED = 0  # fixed: the split depends on the data only, never on a run's seed
+SPLIT_SEED = 0  # the default split seed (valid set and subsets); never a run's (model) seed
 CACHE_VERSION = 1
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # train_x, train_y, test_x, test_y
@@ -223,10 +225,11 @@ def _per_class(rows: np.ndarray, labels: np.ndarray, k: int | None, rng: np.rand
 
 
 def make_split(train_y: np.ndarray, test_y: np.ndarray, valid_size: int = 5000,
-               train_per_class: int | None = None, test_per_class: int | None = None) -> Split:
+               train_per_class: int | None = None, test_per_class: int | None = None,
+               split_seed: int = SPLIT_SEED) -> Split:
     """Positions into train rows followed by test rows (see the module docstring)."""
     n_classes = int(max(train_y.max(), test_y.max())) + 1
-    rng = np.random.default_rng(SPLIT_SEED)
+    rng = np.random.default_rng(split_seed)
     all_train = np.arange(len(train_y))
     valid = _per_class(all_train, train_y, valid_size // n_classes, rng) if valid_size else all_train[:0]
     rest = np.setdiff1d(all_train, valid)
@@ -236,9 +239,10 @@ def make_split(train_y: np.ndarray, test_y: np.ndarray, valid_size: int = 5000,
 
 
 def build_task(arrays: Arrays, valid_size: int = 5000, train_per_class: int | None = None,
-               test_per_class: int | None = None, dataset: str = "cifar10") -> Task:
+               test_per_class: int | None = None, dataset: str = "cifar10",
+               split_seed: int = SPLIT_SEED) -> Task:
     train_x, train_y, test_x, test_y = arrays
-    split = make_split(train_y, test_y, valid_size, train_per_class, test_per_class)
+    split = make_split(train_y, test_y, valid_size, train_per_class, test_per_class, split_seed)
     X = np.concatenate([train_x, test_x])
     y = np.concatenate([train_y, test_y])
     s = split.sizes()
@@ -256,6 +260,7 @@ class Cifar10(Dataset):
     target = "label"
     metrics = ("accuracy",)
     splits = ("official",)
+    seeded_splits = ("official",)  # the valid draw and the per-class subsets; test is the official one
     folder = FOLDER
     files = ("train", "test")
     defaults = {"valid_size": 5000, "train_per_class": None, "test_per_class": None}
@@ -272,11 +277,12 @@ class Cifar10(Dataset):
         return super().missing_files(data_dir)
 
     def load(self, split: str | None, ctx: LoadContext) -> Task:
-        self.check_split(split)
+        split = self.check_split(split)
         p = self.params
+        seed = self.split_seed_for(split, ctx)
         arrays = load_arrays(ctx.data_dir, ctx.cache_dir)
         return build_task(arrays, int(p["valid_size"]), _opt_int(p["train_per_class"]),
-                          _opt_int(p["test_per_class"]))
+                          _opt_int(p["test_per_class"]), split_seed=seed)
 
 
 def _opt_int(v: Any) -> int | None:

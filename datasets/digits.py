@@ -2,7 +2,8 @@
 
 Embedded (no download): the image-classification kind on a fresh machine and in CI. Pixel
 values 0..16 are scaled to 0..255 uint8, so X has the same form as CIFAR-10's: (N, 8, 8, 1).
-Split ``random``: a fixed seeded 60 / 20 / 20, the same share of every class in each part.
+Split ``random``: a seeded 60 / 20 / 20, the same share of every class in each part (split
+seed 0 by default; a suite's ``split_seeds`` redraws it).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Digits(Dataset):
     target = "digit"
     metrics = ("accuracy",)
     splits = ("random",)
+    seeded_splits = ("random",)
     embedded = True
     description = "1,797 real 8x8 grey images of handwritten digits 0-9 (scikit-learn's copy of UCI's)"
 
@@ -27,7 +29,7 @@ class Digits(Dataset):
         raw = load_digits()
         X = np.rint(raw.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
         y = raw.target.astype(np.int64)
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(self.split_seed_for(split, ctx))
         parts: list[list[np.ndarray]] = [[], [], []]
         for c in np.unique(y):
             rows = rng.permutation(np.flatnonzero(y == c))

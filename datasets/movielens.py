@@ -23,11 +23,13 @@ Task: kind ``rating``, X = the categorical columns ``user`` and ``item`` (codes 
 sorted raw ids present in the ratings; ``Task.categories`` holds the raw ids), y = the rating
 (float64). Rows are the ratings file's rows in file order. Metrics RMSE (headline), MAE.
 
-Splits (positions into the ratings table; pure functions of the data and ``SPLIT_SEED``):
+Splits (positions into the ratings table; pure functions of the data and the split seed, 0
+unless a suite's ``split_seeds`` asks for others; ``temporal`` draws nothing and takes none):
 
 ``u1`` .. ``u5``, ``ua``, ``ub`` (ml-100k only; ``u1`` is its default) -- GroupLens' official
     folds: test = the rows of ``<fold>.test``, train = the rows of ``<fold>.base`` less a seeded
-    5 % of them (``n_base // 20`` rows), which are valid, for early stopping. Fold rows are
+    5 % of them (``n_base // 20`` rows), which are valid, for early stopping (a split seed
+    redraws only that valid part; the fold's test rows are GroupLens'). Fold rows are
     matched to ``u.data`` rows on (user, item, rating, timestamp).
 ``random`` (default for the other releases) -- one seeded permutation: test = ``n // 10`` rows,
     valid = ``n // 10`` rows, train = the rest.
@@ -72,7 +74,7 @@ SPLITS = FOLDS + ("random", "temporal")
 CSV_HEADER = ("userId", "movieId", "rating", "timestamp")
 COLUMNS = ("user", "item", "rating", "timestamp")
 
-SPLIT_SEED = 0  # fixed: a split depends on the data only, never on a run's seed
+SPLIT_SEED = 0  # the default split seed of the seeded splits; never a run's (model) seed
 CACHE_VERSION = 1  # bump when read_ratings' output changes
 VALID_SHARE_OF_BASE = 20  # official folds: valid = n_base // 20 rows (5 %) of the .base rows
 
@@ -290,9 +292,9 @@ def _positions(values: np.ndarray) -> np.ndarray:
     return np.sort(np.asarray(values, dtype=np.int64))
 
 
-def random_split(n: int, name: str = "random") -> Split:
+def random_split(n: int, name: str = "random", split_seed: int = SPLIT_SEED) -> Split:
     """Seeded 80/10/10: test = n // 10 rows, valid = n // 10 rows, train = the rest."""
-    perm = np.random.default_rng(SPLIT_SEED).permutation(n)
+    perm = np.random.default_rng(split_seed).permutation(n)
     k = n // 10
     return Split(name, _positions(perm[2 * k:]), _positions(perm[k:2 * k]), _positions(perm[:k]))
 
@@ -336,7 +338,8 @@ def match_rows(table: pd.DataFrame, rows: pd.DataFrame, source: str) -> np.ndarr
     return merged["_pos"].to_numpy().astype(np.int64)
 
 
-def fold_split(table: pd.DataFrame, folder: Path, fold: str, release: str = "ml-100k") -> Split:
+def fold_split(table: pd.DataFrame, folder: Path, fold: str, release: str = "ml-100k",
+               split_seed: int = SPLIT_SEED) -> Split:
     """An official fold: test = ``<fold>.test``'s rows, valid = a seeded n_base // 20 of
     ``<fold>.base``'s rows, train = the other base rows (positions into ``table``)."""
     base_path, test_path = Path(folder) / f"{fold}.base", Path(folder) / f"{fold}.test"
@@ -345,7 +348,7 @@ def fold_split(table: pd.DataFrame, folder: Path, fold: str, release: str = "ml-
     if len(np.intersect1d(base, test)):
         raise ValueError(f"{base_path} and {test_path} share rows; {_redownload(release)}")
     base = np.sort(base)
-    perm = np.random.default_rng(SPLIT_SEED).permutation(len(base))
+    perm = np.random.default_rng(split_seed).permutation(len(base))
     n_valid = len(base) // VALID_SHARE_OF_BASE
     return Split(fold, _positions(base[perm[n_valid:]]), _positions(base[perm[:n_valid]]),
                  _positions(test))
@@ -425,13 +428,13 @@ def build_task(table: pd.DataFrame, split: Split, *, dataset: str, what: str,
 
 
 def make_split(table: pd.DataFrame, split: str, folder: Path | None = None,
-               release: str = "ml-100k") -> Split:
+               release: str = "ml-100k", split_seed: int = SPLIT_SEED) -> Split:
     if split == "random":
-        return random_split(len(table))
+        return random_split(len(table), split_seed=split_seed)
     if split == "temporal":
         return temporal_split(table["user"].to_numpy(), table["timestamp"].to_numpy())
     if split in FOLDS and folder is not None:
-        return fold_split(table, folder, split, release)
+        return fold_split(table, folder, split, release, split_seed)
     raise KeyError(f"movielens: split {split!r} is not available here")  # check_split guards this
 
 
@@ -630,6 +633,7 @@ class MovieLens(Dataset):
     target = "rating"
     metrics = ("rmse", "mae")
     splits = SPLITS  # first = default for ml-100k; the other releases default to "random"
+    seeded_splits = FOLDS + ("random",)  # the folds' valid draw, the random split; temporal is fixed
     folder = "ml-100k"  # follows the release: set per instance
     files = ("u.data",)
     synthetic = False
@@ -719,7 +723,7 @@ class MovieLens(Dataset):
         split = self.check_split(split)
         folder = self.locate(ctx, split)
         table = load_ratings(folder, self.release, ctx.cache_dir)
-        parts = make_split(table, split, folder, self.release)
+        parts = make_split(table, split, folder, self.release, self.split_seed_for(split, ctx))
         side = side_features(folder, self.release) if self.params["side_features"] else (None, None)
         return build_task(table, parts, dataset=self.name, what=f"MovieLens {self.release} (GroupLens)",
                           side=side)
@@ -731,6 +735,7 @@ class MovieLensSim(Dataset):
     target = "rating"
     metrics = ("rmse", "mae")
     splits = ("random", "temporal")
+    seeded_splits = ("random",)
     folder = None
     files = ()
     synthetic = True
@@ -752,6 +757,7 @@ class MovieLensSim(Dataset):
         split = self.check_split(split)
         table = self.ratings()
         p = self.params
-        return build_task(table, make_split(table, split), dataset=self.name, synthetic=True,
+        parts = make_split(table, split, split_seed=self.split_seed_for(split, ctx))
+        return build_task(table, parts, dataset=self.name, synthetic=True,
                           what=(f"movielens-sim (synthetic; {p['n_users']} users x {p['n_items']} "
                                 f"items, density {p['density']}, rank {p['rank']}, seed {p['seed']})"))

@@ -23,15 +23,18 @@ own order, which for Kaggle's file is date descending, store ascending):
     valid is served first and train gets what is left; ``train_rows=None`` = all of it).
     One seeded permutation of the older part gives valid (its first rows) and then train, so
     valid does not depend on ``train_rows`` and a smaller train is a subset of a larger one.
-    The draw uses a fixed seed
-    (``SPLIT_SEED``), so the split is a pure function of the data.
+    The draw is seeded by the split seed
+    (``SPLIT_SEED`` = 0 unless a suite's ``split_seeds`` asks for others; another split seed
+    redraws train and valid, test stays the most recent rows), so the split is a pure function
+    of the data and that seed.
     Features, all categorical: store, day_of_week, promo, year, month, day, state.
     Needs ``store_states.csv``. Metrics: MAPE (headline), RMSPE.
 
 ``kaggle`` -- a time split like the competition's: keep rows with Sales > 0 and Open != 0;
     test = the last 48 days of the data (computed from the latest date: 2015-06-14 ..
     2015-07-31 on the real file), valid = the 48 days before, train = everything earlier.
-    ``train_rows`` / ``valid_rows`` do not apply. Metrics: RMSPE (headline), MAPE.
+    ``train_rows`` / ``valid_rows`` do not apply; nothing is drawn, so it takes no split seed.
+    Metrics: RMSPE (headline), MAPE.
     Categorical: store, day_of_week, promo, state_holiday, school_holiday, year, month, day,
     week_of_year, store_type, assortment, promo2, promo_interval, promo2_month (this month is
     one of the store's Promo2 restart months and Promo2 has started), competition_open_since_year
@@ -73,7 +76,7 @@ STATE_CODES = ("BE", "BW", "BY", "HB,NI", "HE", "HH", "NW", "RP", "SH", "SN", "S
 STATE_HOLIDAYS = ("0", "a", "b", "c")  # none, public holiday, Easter, Christmas
 MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sept", "Oct", "Nov", "Dec")
 
-SPLIT_SEED = 0  # fixed: the split depends on the data only, never on a run's seed
+SPLIT_SEED = 0  # the paper split's default split seed; never a run's (model) seed
 CACHE_VERSION = 1  # bump when join_raw's output changes
 KAGGLE_TEST_DAYS = 48
 
@@ -395,7 +398,8 @@ def _kaggle_features(rows: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[st
     return cat, cont
 
 
-def _paper_split(rows: pd.DataFrame, train_rows: int | None, valid_rows: int) -> Split:
+def _paper_split(rows: pd.DataFrame, train_rows: int | None, valid_rows: int,
+                 split_seed: int = SPLIT_SEED) -> Split:
     for name, value in (("train_rows", train_rows), ("valid_rows", valid_rows)):
         if (value is not None or name == "valid_rows") and not (
                 isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0):
@@ -406,7 +410,7 @@ def _paper_split(rows: pd.DataFrame, train_rows: int | None, valid_rows: int) ->
                         .astype(np.int64)))  # stable: by date, then store, then position
     n_old = (9 * n) // 10  # floor(0.9 n): test is the last n - floor(0.9 n) rows
     old, test = order[:n_old], order[n_old:]
-    perm = np.random.default_rng(SPLIT_SEED).permutation(n_old)
+    perm = np.random.default_rng(split_seed).permutation(n_old)
     n_valid = min(int(valid_rows), n_old)  # valid is reserved first, train capped by what is left
     n_train = n_old - n_valid if train_rows is None else min(int(train_rows), n_old - n_valid)
     valid = old[perm[:n_valid]]
@@ -430,8 +434,10 @@ def _kaggle_split(rows: pd.DataFrame) -> Split:
 
 
 def build_task(table: pd.DataFrame, split: str, *, dataset: str, train_rows: int | None = 200_000,
-               valid_rows: int = 20_000, synthetic: bool = False, states_hint: str = "") -> Task:
-    """The task of one named split from a table made by :func:`join_raw`."""
+               valid_rows: int = 20_000, synthetic: bool = False, states_hint: str = "",
+               split_seed: int = SPLIT_SEED) -> Task:
+    """The task of one named split from a table made by :func:`join_raw`; ``split_seed`` seeds
+    the paper split's train / valid draw (the kaggle split draws nothing)."""
     if split == "paper" and "State" not in table:
         raise FilesMissing(f"dataset {dataset}: the paper split needs store_states.csv (columns "
                            f"Store,State: each store's German state) for its state feature. "
@@ -446,11 +452,11 @@ def build_task(table: pd.DataFrame, split: str, *, dataset: str, train_rows: int
 
     if split == "paper":
         cat, cont = _paper_features(rows), {}
-        parts = _paper_split(rows, train_rows, valid_rows)
+        parts = _paper_split(rows, train_rows, valid_rows, split_seed)
         metrics: tuple[str, ...] = ("mape", "rmspe")
         what = (f"Rossmann paper split (Guo & Berkhahn 2016): rows with Sales > 0; test = the most "
                 f"recent {len(parts.test):,} rows; train {len(parts.train):,} and valid "
-                f"{len(parts.valid):,} rows drawn (seed {SPLIT_SEED}) from the older 90 %")
+                f"{len(parts.valid):,} rows drawn (split seed {split_seed}) from the older 90 %")
     elif split == "kaggle":
         cat, cont = _kaggle_features(rows)
         parts = _kaggle_split(rows)
@@ -740,6 +746,7 @@ class Rossmann(Dataset):
     target = "Sales"
     metrics = ("mape", "rmspe")
     splits = ("paper", "kaggle")
+    seeded_splits = ("paper",)  # its train / valid draw; kaggle is a fixed time split
     folder = "rossmann"
     files = ("train.csv", "store.csv")
     synthetic = False
@@ -769,7 +776,7 @@ class Rossmann(Dataset):
         table = load_table(folder, ctx.cache_dir)
         return build_task(table, split, dataset=self.name, train_rows=self.params["train_rows"],
                           valid_rows=self.params["valid_rows"], synthetic=False,
-                          states_hint=self.how_to_get)
+                          states_hint=self.how_to_get, split_seed=self.split_seed_for(split, ctx))
 
 
 class RossmannSim(Dataset):
@@ -778,6 +785,7 @@ class RossmannSim(Dataset):
     target = "Sales"
     metrics = ("mape", "rmspe")
     splits = ("paper", "kaggle")
+    seeded_splits = ("paper",)  # its train / valid draw; kaggle is a fixed time split
     folder = None
     files = ()
     synthetic = True
@@ -801,4 +809,5 @@ class RossmannSim(Dataset):
         table = join_raw(train, store, states, sources=("rossmann-sim train", "rossmann-sim store",
                                                         "rossmann-sim store_states"))
         return build_task(table, split, dataset=self.name, train_rows=self.params["train_rows"],
-                          valid_rows=self.params["valid_rows"], synthetic=True)
+                          valid_rows=self.params["valid_rows"], synthetic=True,
+                          split_seed=self.split_seed_for(split, ctx))

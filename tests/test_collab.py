@@ -140,7 +140,7 @@ def test_a_suite_pools_folds_like_seeds_in_one_table_section(tmp_path):
     values = [r.metrics["rmse"] for r in recs]
     line = next(x for x in table.output.splitlines() if x.startswith("| bias"))
     assert f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}" in line
-    assert "mean ± std over folds × seeds" in table.output
+    assert "mean ± std over 2 folds × 1 model seed (folds: several fixed splits)" in table.output
 
 
 def test_folds_and_split_together_are_refused(tmp_path):
