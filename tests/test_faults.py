@@ -227,8 +227,8 @@ class ToyCSV(Dataset):
     (lambda text: text[: len(text) // 2], "expected 20 rows"),  # truncated
     (lambda text: text.replace("3.0", "three", 1), "could not convert string to float"),  # corrupt cell
 ])
-def test_corrupt_data_file_is_a_clear_error_and_nothing_is_written(cli, plugin_dir, tmp_path, write_suite,
-                                                                    damage, words):
+def test_corrupt_data_file_is_a_clear_error_recorded_as_failed_runs(cli, plugin_dir, tmp_path, write_suite,
+                                                                     damage, words):
     invoke, results = cli
     (plugin_dir / "toy_csv.py").write_text(textwrap.dedent(CSV_DATASET))
     folder = tmp_path / "data" / "toycsv"
@@ -239,7 +239,11 @@ def test_corrupt_data_file_is_a_clear_error_and_nothing_is_written(cli, plugin_d
     assert res.exit_code == 1
     assert "loading toy-csv/default failed" in res.output and words in res.output
     assert str(folder / "data.csv") in res.output or words == "could not convert string to float"
-    assert not (results / "runs").exists()
+    recs = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
+    assert [(r["spec"]["method"], r["status"]) for r in recs] == [("toy-mean", "failed")]
+    assert words in recs[0]["error"] and recs[0]["info"]["stage"] == "load"
+    table = invoke("table", "--suite", str(suite))
+    assert "| toy-mean | failed" in table.output.replace("  ", " ").replace("  ", " ")
 
 
 @pytest.mark.parametrize("args, words", [
