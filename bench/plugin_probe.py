@@ -88,7 +88,7 @@ def _module_file(module: str) -> Path | None:
     would run their ``__init__`` under ``importlib.util.find_spec``); None when not found."""
     top, *rest = module.split(".")
     try:
-        spec = importlib.util.find_spec(top) if top not in sys.modules else None
+        spec = sys.modules[top].__spec__ if top in sys.modules else importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return None
     if spec is None:
