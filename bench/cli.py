@@ -40,9 +40,13 @@ def _split_csv(values: tuple[str, ...]) -> list[str]:
 
 
 def _registry(plugins: tuple[str, ...]) -> Registry:
+    """Every command's scan: safe, so a plugin that ends or hangs the process at import is listed
+    as broken instead of ending the command (see bench.plugin_probe)."""
+    from .plugin_probe import ProbeError
+
     try:
-        return discover(extra_dirs=plugins)
-    except FileNotFoundError as exc:
+        return discover(extra_dirs=plugins, safe=True)
+    except (FileNotFoundError, ProbeError) as exc:
         raise click.UsageError(str(exc))
 
 

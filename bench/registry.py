@@ -4,6 +4,9 @@ Plugin files are loaded by path under private module names (``_bench_plugin_<fol
 plus a hash of the folder's path for user folders):
 ``plugins`` and ``datasets`` never become importable packages (``datasets`` would shadow
 Hugging Face's). A file that fails to import is kept as a broken entry with its error.
+With ``safe=True`` (what the CLI uses) every candidate is first imported in a child process
+(``bench.plugin_probe``), so one that ends or hangs the process at import is listed as broken
+instead of taking the command down.
 """
 from __future__ import annotations
 
@@ -225,9 +228,33 @@ def _short_error(exc: BaseException) -> str:
     return "".join(tb[-3:]).strip()
 
 
+def _plugin_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.glob("*.py"), key=lambda p: _natural_key(p.name))
+            if not p.name.startswith(("_", "."))]
+
+
+def _entry_points() -> list[tuple[str, str, Any]]:
+    """(kind, group, entry point) for every bench entry point of the installed distributions."""
+    return [(kind, group, ep) for kind, group in ENTRY_POINT_GROUPS.items()
+            for ep in metadata.entry_points(group=group)]
+
+
 class _Builder:
     def __init__(self) -> None:
         self.reg = Registry()
+        # candidates the probe found to end or hang the process at import: {id: reason}
+        self.fatal: dict[str, str] = {}
+
+    def screen(self, files: Iterable[Path], entry_points: bool) -> None:
+        """Probe the files (and the entry points) in a child process before importing any here."""
+        from . import plugin_probe as probe
+
+        cands = [probe.file_candidate(p, _module_name(p)) for p in files]
+        if entry_points:
+            cands += [probe.entry_point_candidate(group, ep) for _, group, ep in _entry_points()]
+        self.fatal.update(probe.screen(cands))
 
     def add_method(self, cls: type[Method], origin: Origin) -> None:
         for variant, params in cls.all_variants().items():
@@ -251,15 +278,16 @@ class _Builder:
     def scan_folder(self, folder: Path) -> None:
         if not folder.is_dir():
             return
-        for path in sorted(folder.glob("*.py"), key=lambda p: _natural_key(p.name)):
-            if path.name.startswith(("_", ".")):
-                continue
+        for path in _plugin_files(folder):
             self.scan_file(path)
         for path in sorted(folder.glob("*.toml")):
             self.reg.suites.setdefault(path.stem, path)
 
     def scan_file(self, path: Path) -> None:
         origin = Origin(path=str(path), source_hash=file_hash(path))
+        if str(path) in self.fatal:
+            self.reg.broken.append(Broken(str(path), self.fatal[str(path)]))
+            return
         try:
             module = load_file(path)
         except BaseException as exc:  # a broken plugin never breaks the scan
@@ -272,12 +300,17 @@ class _Builder:
             self.add_dataset(cls, origin)
 
     def scan_entry_points(self) -> None:
+        from .plugin_probe import entry_point_id
+
         for kind, group in ENTRY_POINT_GROUPS.items():
             for ep in metadata.entry_points(group=group):
                 dist = getattr(ep, "dist", None)
                 origin = Origin(distribution=dist.metadata["Name"] if dist else "?",
                                 version=dist.version if dist else "?", entry_point=f"{group}:{ep.name}",
                                 entry_point_value=ep.value)
+                if entry_point_id(group, ep) in self.fatal:
+                    self.reg.broken.append(Broken(str(origin), self.fatal[entry_point_id(group, ep)]))
+                    continue
                 try:
                     obj = ep.load()
                     origin.source_hash = _object_hash(obj, origin)
@@ -307,29 +340,39 @@ def _object_hash(obj: Any, origin: Origin) -> str:
 
 
 def discover(extra_dirs: Iterable[str | os.PathLike] = (), entry_points: bool | None = None,
-             root: str | os.PathLike | None = None) -> Registry:
-    """Scan built-in plugins, datasets and suites, then user folders, then entry points."""
+             root: str | os.PathLike | None = None, safe: bool = False) -> Registry:
+    """Scan built-in plugins, datasets and suites, then user folders, then entry points.
+
+    ``safe``: import every candidate in a child process first (cached per file content, see
+    ``bench.plugin_probe``) and list those that end or hang the process as broken. The CLI
+    turns it on; it is off by default because it costs a child process (seconds, when the
+    plugins import torch) whenever a file is new or changed, and tests trust their plugins."""
     b = _Builder()
     root = Path(root) if root is not None else builtin_root()
-    for sub in ("plugins", "datasets", "suites"):
-        b.scan_folder(root / sub)
     extra = [Path(d).resolve() for d in extra_dirs]
     for d in extra:
         if not d.is_dir():
             raise FileNotFoundError(f"plugin folder {d} does not exist")
-        b.scan_folder(d)
     if entry_points is None:
         entry_points = not os.environ.get(NO_ENTRY_POINTS_ENV)
+    if safe:
+        folders = [root / "plugins", root / "datasets", root / "suites", *extra]
+        b.screen([p for f in folders for p in _plugin_files(f)], bool(entry_points))
+    for sub in ("plugins", "datasets", "suites"):
+        b.scan_folder(root / sub)
+    for d in extra:
+        b.scan_folder(d)
     if entry_points:
         b.scan_entry_points()
     b.reg.sources = {"root": str(Path(root).resolve()), "extra_dirs": [str(d) for d in extra],
-                     "entry_points": bool(entry_points)}
+                     "entry_points": bool(entry_points), "safe": safe}
     return b.reg
 
 
 def rediscover(sources: dict[str, Any]) -> Registry:
     """The same scan as the one that produced ``sources`` (a Registry's), in another process."""
-    return discover(sources["extra_dirs"], entry_points=sources["entry_points"], root=sources["root"])
+    return discover(sources["extra_dirs"], entry_points=sources["entry_points"], root=sources["root"],
+                    safe=sources.get("safe", False))
 
 
 def partial(sources: dict[str, Any], files: Iterable[str], entry_points: bool = False,
@@ -344,6 +387,8 @@ def partial(sources: dict[str, Any], files: Iterable[str], entry_points: bool = 
         if f not in seen:
             b.scan_file(Path(f))
     if entry_points and not b.reg.sources.get("entry_points_scanned"):
+        if sources.get("safe"):  # the parent's verdicts, from the cache: no killer is imported here
+            b.screen([], True)
         b.scan_entry_points()
     b.reg.sources = {**sources, "entry_points_scanned": entry_points or b.reg.sources.get("entry_points_scanned", False)}
     if b.reg.fallback is None:

@@ -185,6 +185,21 @@ def artifact_key(tmp_path_factory, monkeypatch) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """BENCH_CACHE: a private folder for the session. Every `bench` command scans the plugins
+    through bench.plugin_probe, which keeps its verdicts there even when a test points BENCH_CACHE
+    elsewhere: each plugin file (by content) is probed once a session, not once a test."""
+    import bench.plugin_probe
+
+    cache = tmp_path_factory.mktemp("bench-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BENCH_CACHE", str(cache))
+    mp.setattr(bench.plugin_probe, "default_cache_root", lambda: cache)
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def builtin_dir(tmp_path: Path, monkeypatch) -> Path:
     """An empty stand-in for the built-in plugins/, datasets/ and suites/ folders.
