@@ -167,6 +167,14 @@ TOY_TRAIN_MEAN = 111.5
 TOY_TEST_Y = np.arange(132.0, 140.0)
 
 
+def run_records(results: Path) -> dict[str, dict]:
+    """{'method/dataset': record dict} for the records under ``results/runs``."""
+    import json
+
+    return {f"{d['spec']['method']}/{d['spec']['dataset']}": d
+            for d in (json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json")))}
+
+
 def write_plugin_folder(folder: Path, suite: str | None = TOY_SUITE) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "toy_methods.py").write_text(textwrap.dedent(TOY_METHODS))

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import run_records as _records
 
 FAULTY_METHODS = '''
 """Methods that fail in every way a plugin can: written by tests/test_faults.py."""
@@ -142,14 +143,6 @@ EXPECTED = {  # variant -> (status, words in the error)
     "fault-shape": ("failed", "predict returned shape (8, 2)"),
 }
 HEALTHY = ["fault-none/toy-reg", "toy-mean/toy-reg", "toy-mean-shifted/toy-reg", "toy-majority/toy-cls"]
-
-
-def _records(results: Path) -> dict[str, dict]:
-    out = {}
-    for p in sorted((results / "runs").glob("*.json")):
-        d = json.loads(p.read_text())
-        out[f"{d['spec']['method']}/{d['spec']['dataset']}"] = d
-    return out
 
 
 def test_every_fault_is_recorded_and_the_suite_goes_on(cli, plugin_dir, tmp_path):

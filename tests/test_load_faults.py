@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_records as _records
 
 FAULTY_DATASETS = '''
 """Datasets whose loaders fail in every way: written by tests/test_load_faults.py."""
@@ -108,14 +109,6 @@ EXPECTED = {  # dataset -> (status, words in the error)
     "load-hang": ("timeout", "loading load-hang/default passed the time limit of 4s"),
     "load-hog": ("oom", "over its limit of 400 MB"),
 }
-
-
-def _records(results: Path) -> dict[str, dict]:
-    out = {}
-    for p in sorted((results / "runs").glob("*.json")):
-        d = json.loads(p.read_text())
-        out[f"{d['spec']['method']}/{d['spec']['dataset']}"] = d
-    return out
 
 
 def test_every_loader_fault_is_recorded_and_the_suite_goes_on(cli, plugin_dir, tmp_path):
