@@ -259,8 +259,14 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
         raise click.UsageError(str(exc))
     opts = RunOptions(data_dir=ddir, cache_dir=cdir, device=dev, force=force, timeout=timeout,
                       memory_limit_mb=memory_mb, jobs=jobs, executor=executor, address=address,
-                      show_progress=not quiet, command=environment.command_line(), threads=threads,
-                      allow_skip=allow_skip)
+                      show_progress=not quiet, command=environment.command_line(), threads=threads)
+    from .identity import DependencyError, run_identity
+
+    try:  # every fit a run depends on must exist (an ee_variant, a blend's members), before any run
+        for s in specs:
+            run_identity(reg, s)
+    except DependencyError as exc:
+        raise click.UsageError(f"{suite.path}: {exc}")
     cores = environment.available_cores()
     if executor == "local" and jobs * opts.threads > cores and not dry_run:
         click.echo(f"note: {jobs} workers × {opts.threads} threads each on {cores} cores; the numbers are the "

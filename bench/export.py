@@ -38,6 +38,8 @@ def flatten(rec: RunRecord) -> dict[str, Any]:
         "command": rec.command, "started_at": rec.started_at, "finished_at": rec.finished_at,
         "method_source_hash": rec.method.get("origin", {}).get("source_hash"),
         "dataset_source_hash": rec.dataset.get("source_hash"),
+        "method_identity": rec.method.get("identity"), "dataset_identity": rec.dataset.get("identity"),
+        "threads": rec.threads,
     }
     for k, v in (rec.metrics or {}).items():
         row[f"metric.{k}"] = v

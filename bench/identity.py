@@ -29,7 +29,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 
 
 def stable_hash(obj: Any, n: int = 20) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=repr).encode()).hexdigest()[:n]
+    """A short digest of a JSON-able object (sorted keys; anything else by its ``str``)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 
 @lru_cache(maxsize=4096)
@@ -104,10 +105,7 @@ class _Resolver:
             return found
         parts = module.split(".")
         base = self.roots.get(parts[0])
-        if base is None:
-            sibling = path.parent / f"{parts[0]}.py"  # a plugin's helper module next to it
-            if sibling.is_file() and sibling != path and len(parts) == 1:
-                return [sibling]
+        if base is None:  # a third-party package: recorded by version, not hashed
             return []
         found = _module_file(base, parts)
         sub = base.joinpath(*parts)
@@ -131,17 +129,26 @@ def closure(start: Iterable[Path], roots: dict[str, Path]) -> list[Path]:
     return sorted(seen)
 
 
-def _label(path: Path) -> str:
-    """A machine-independent name for a file in a digest: relative to bench's checkout when it is
-    there, else its last three path parts (the same plugin in two clones hashes the same)."""
-    try:
-        return str(path.relative_to(BENCH_DIR.parent))
-    except ValueError:
-        return "/".join(path.parts[-3:])
+# Machinery that a plugin's code reaches but that cannot change a number: locks and signing of
+# shared artifacts, folder helpers, and the package's re-exports (with its version string). Their
+# imports are followed, their text is not hashed, so a locking fix does not re-run every suite.
+MACHINERY = tuple(BENCH_DIR / name for name in ("__init__.py", "locks.py", "paths.py", "signing.py"))
 
 
-def files_identity(files: Iterable[Path]) -> str:
-    return stable_hash(sorted((_label(p), file_digest(p)) for p in files))
+def _label(path: Path, bases: Iterable[Path]) -> str:
+    """A machine-independent name for a file in a digest: relative to bench's checkout, or to the
+    folder holding the plugin (or its package), so the same plugin in two clones hashes the same."""
+    for base in (BENCH_DIR.parent, *bases):
+        try:
+            return str(path.relative_to(base))
+        except ValueError:
+            continue
+    return path.name
+
+
+def files_identity(files: Iterable[Path], bases: Iterable[Path] = ()) -> str:
+    bases = list(bases)
+    return stable_hash(sorted((_label(p, bases), file_digest(p)) for p in files if p not in MACHINERY))
 
 
 def _roots_for(files: Iterable[Path]) -> dict[str, Path]:
@@ -183,33 +190,51 @@ def plugin_files(origin: Any) -> list[Path]:
     return closure(start, roots)
 
 
+def _base(path: Path) -> Path:
+    """The folder a plugin's file labels are relative to: its folder, or its package's parent."""
+    top = _package_dir(path)
+    return top.parent if top is not None else path.parent
+
+
 def code_identity(origin: Any) -> str:
     """The digest of every source file behind a plugin (see ``plugin_files``)."""
     files = plugin_files(origin)
     if not files:  # nothing readable (a compiled module): its distribution and version
         return stable_hash({"distribution": origin.distribution, "version": origin.version,
                             "source_hash": origin.source_hash})
-    return files_identity(files)
+    if not origin.path:  # an entry point: its files relative to the folder holding its package
+        top = sys.modules.get((getattr(origin, "entry_point_value", "") or "").split(":")[0].split(".")[0])
+        base = Path(getattr(top, "__file__", "") or ".").resolve().parent
+        return files_identity(files, [base.parent, base])
+    return files_identity(files, [_base(Path(origin.path).resolve())])
 
 
-MAX_DEPTH = 8
+class DependencyError(ValueError):
+    """A method declares a fit it depends on that does not exist, or a cycle of them."""
 
 
-def method_identity(registry: Any, variant: str, params: dict[str, Any], _depth: int = 0) -> str:
+def method_identity(registry: Any, variant: str, params: dict[str, Any], _path: tuple = ()) -> str:
     """A variant's code identity plus the identity of every fit it depends on (with its params)."""
     entry = registry.method(variant)
     deps = []
-    if _depth < MAX_DEPTH:
-        for dep_variant, overrides in entry.cls.depends_on(params):
-            deps.append(fit_identity(registry, dep_variant, overrides, _depth + 1))
+    for dep_variant, overrides in entry.cls.depends_on(params):
+        if dep_variant in _path or dep_variant == variant:
+            raise DependencyError(f"method {variant!r} depends on {dep_variant!r}, which depends on it "
+                                  f"again ({' -> '.join((*_path, variant, dep_variant))})")
+        try:
+            registry.method(dep_variant)
+        except KeyError as exc:
+            raise DependencyError(f"method {variant!r} fits {dep_variant!r} (see its depends_on / "
+                                  f"ee_variant / members), which is not a known method: {exc.args[0]}") from None
+        deps.append(fit_identity(registry, dep_variant, overrides, (*_path, variant)))
     return stable_hash({"code": code_identity(entry.origin), "depends_on": deps})
 
 
-def fit_identity(registry: Any, variant: str, overrides: dict[str, Any] | None = None, _depth: int = 0) -> str:
+def fit_identity(registry: Any, variant: str, overrides: dict[str, Any] | None = None, _path: tuple = ()) -> str:
     """The identity of one fit of ``variant``: its resolved parameters and its code (transitively)."""
     params = registry.method(variant).resolved_params(overrides or {})
     return stable_hash({"variant": variant, "params": repr(sorted(params.items())),
-                        "method": method_identity(registry, variant, params, _depth)})
+                        "method": method_identity(registry, variant, params, _path)})
 
 
 # Scoring is the dataset's side of a number: its declared metrics are computed by this module.
@@ -220,3 +245,10 @@ def dataset_identity(registry: Any, name: str) -> str:
     """The dataset plugin's code (with the task and split code it imports) and the metric code."""
     return stable_hash({"code": code_identity(registry.dataset(name).origin),
                         "scoring": files_identity(closure(SCORING, {"bench": BENCH_DIR.parent}))})
+
+
+def run_identity(registry: Any, spec: Any) -> dict[str, str]:
+    """The code identities a run's record carries: its method's (with the fits it depends on)
+    and its dataset's. Tables call a record current when both match."""
+    return {"method": method_identity(registry, spec.method, dict(spec.params)),
+            "dataset": dataset_identity(registry, spec.dataset)}

@@ -93,9 +93,14 @@ def try_claim(path: Path, note: dict[str, Any] | None = None) -> Claim | None:
     fd = _lock(Path(path), blocking=False)
     if fd is None:
         return None
-    os.ftruncate(fd, 0)
-    os.write(fd, json.dumps(note or owner_note()).encode())
-    return Claim(Path(path), fd)
+    claim = Claim(Path(path), fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(note or owner_note()).encode())
+    except BaseException:  # a full disk: let go of the lock and the file, then say why
+        claim.release()
+        raise
+    return claim
 
 
 def holder(path: Path) -> dict[str, Any]:

@@ -349,12 +349,12 @@ def _tail(err: IO[bytes], since: int) -> str:
 
 def _cache_folder(root: Path) -> Path | None:
     """``root/plugin-probe``, or None (no caching) when it cannot be made or is a link."""
-    folder = Path(root) / CACHE_SUBDIR
+    from .paths import private_dir
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        return private_dir(Path(root) / CACHE_SUBDIR)  # 0700; a planted link is refused
     except OSError:
         return None
-    return None if folder.is_symlink() or not folder.is_dir() else folder
 
 
 def _key(cand: Candidate) -> dict[str, str]:
@@ -370,13 +370,10 @@ def _verdict_path(folder: Path, cand: Candidate) -> Path:
 
 def _read_verdict(folder: Path, cand: Candidate) -> dict[str, Any] | None:
     """The cached verdict for exactly this candidate, or None; links and odd files are ignored."""
-    path = _verdict_path(folder, cand)
+    from .paths import open_nofollow
+
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as f:
+        with open_nofollow(_verdict_path(folder, cand)) as f:  # never a link, a FIFO or a device
             raw = f.read(MAX_VERDICT_BYTES + 1)
         data = json.loads(raw) if len(raw) <= MAX_VERDICT_BYTES else None
     except (OSError, ValueError):
@@ -391,16 +388,13 @@ def _write_verdict(folder: Path, cand: Candidate, reason: str | None, run_id: st
     record = {"format": CACHE_FORMAT, "key": _key(cand), "candidate": cand.id,
               "verdict": "survived" if reason is None else "fatal", "reason": reason or "",
               "probe_run": run_id, "probed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    from .paths import atomic_write
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".verdict-", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=1)
-        os.replace(tmp, _verdict_path(folder, cand))
+        with atomic_write(_verdict_path(folder, cand)) as f:
+            f.write(json.dumps(record, indent=1).encode())
     except OSError:
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+        pass  # no cache this time: the next command probes again
 
 
 def _with_cache_note(reason: str, folder: Path | None, cand: Candidate) -> str:

@@ -97,7 +97,7 @@ class RayExecutor:
             rec = base_record(self.registry, job.spec, job.meta, self.opts)
             rec.key, rec.status, rec.error, rec.finished_at = job.key, status, error, _now()
             rec.info["executor"] = "ray"
-            if not owned:
+            if self.opts.address is not None:  # a cluster's node, maybe not this machine
                 rec.hardware = ""
             if ip:
                 rec.info["node"] = {"ip": ip}

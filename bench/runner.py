@@ -45,7 +45,6 @@ class RunOptions:
     command: str = ""
     device_label: str = ""  # what the record says, e.g. cuda:3 for a worker that sees only GPU 3
     threads: int | None = None  # CPU threads every run uses (torch, OpenMP, BLAS); None: the default
-    allow_skip: bool = False  # runs skipped for missing data do not make the exit status nonzero
 
     def __post_init__(self) -> None:
         if self.threads is None:
@@ -172,15 +171,9 @@ def _resolve(registry: Registry, variant: str, overrides: dict) -> tuple[type, d
     return entry.cls, entry.resolved_params(overrides), identity.fit_identity(registry, variant, overrides)
 
 
-def code_ids(registry: Registry, spec: RunSpec) -> dict[str, str]:
-    """The code identity of a run's method (with the fits it depends on) and of its dataset."""
-    return {"method": identity.method_identity(registry, spec.method, dict(spec.params)),
-            "dataset": identity.dataset_identity(registry, spec.dataset)}
-
-
 def run_key(registry: Registry, spec: RunSpec, fingerprint: str, threads: int | None) -> str:
     """The record key: the experiment, its split, all the code behind it and its thread count."""
-    ids = code_ids(registry, spec)
+    ids = identity.run_identity(registry, spec)
     return spec.key(fingerprint, ids["method"], ids["dataset"], threads)
 
 
@@ -206,7 +199,7 @@ def base_record(registry: Registry, spec: RunSpec, meta: TaskMeta, opts: RunOpti
     """A record of this run with everything but the outcome (status "failed" until it succeeds)."""
     entry = registry.method(spec.method)
     ds_entry = registry.dataset(spec.dataset)
-    ids = code_ids(registry, spec)
+    ids = identity.run_identity(registry, spec)
     return RunRecord(
         key=spec.key(meta.fingerprint, ids["method"], ids["dataset"], opts.threads),
         spec_id=spec.spec_id, spec=spec.identity, status="failed", device=opts.device_label or opts.device,
@@ -249,7 +242,8 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
             t1 = time.perf_counter()
             pred = method.predict(test)
             t2 = time.perf_counter()
-        pred = check_predictions(pred, len(test), task.kind, np.unique(train.y), spec.method)
+        classes = np.unique(train.y) if task.kind in ("classification", "image-classification") else None
+        pred = check_predictions(pred, len(test), task.kind, classes, spec.method)
         rec.metrics = score(task.metrics, test.y, pred)
         rec.fit_seconds, rec.predict_seconds = round(t1 - t0, 3), round(t2 - t1, 3)
         rec.peak_memory_mb = round(mem.peak_mb, 1)
@@ -292,7 +286,8 @@ class Loader:
     Loading a dataset is a step of its runs like fitting: it runs in a worker process under the
     same limits (the largest of its runs' time and memory limits), so a loader that raises,
     crashes, exits or hangs ends that dataset's runs only, never `bench run`. The worker keeps the
-    data for the runs that follow. ``--executor inline`` loads in this process (no isolation)."""
+    last split it loaded for the runs that follow; a run of another split loads its own copy
+    (from the dataset's disk cache). ``--executor inline`` loads in this process (no isolation)."""
 
     def __init__(self, registry: Registry, opts: RunOptions, executor=None):
         from .workers import LocalExecutor
@@ -370,6 +365,15 @@ def plan(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOption
     finally:
         loader.close()
     return out
+
+
+def _keyed(job: Job, rec: RunRecord) -> RunRecord:
+    """The record goes under the key this process claimed and planned with; a worker that computed
+    another (a file edited mid-suite) says so in the record instead of writing where no one looks."""
+    if rec.key != job.key:
+        rec.info["key_in_worker"] = rec.key
+        rec.key = job.key
+    return rec
 
 
 def _record_load_failure(registry: Registry, spec: RunSpec, opts: RunOptions, status: str, why: str) -> RunRecord:
@@ -470,7 +474,7 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
         queue.on_refuse = refused
         try:
             if jobs:
-                executor.run(queue, lambda job, rec: (queue.finish(job, rec), finished(job, rec)))
+                executor.run(queue, lambda job, rec: (queue.finish(job, _keyed(job, rec)), finished(job, rec)))
         except KeyboardInterrupt:
             summary.interrupted = True
         except StoreError as exc:  # read-only / full results folder: stop like Ctrl-C, keep what is recorded

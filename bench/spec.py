@@ -1,14 +1,10 @@
 """RunSpec (what to run) and RunRecord (what happened): plain data, hashable keys."""
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-def _stable_hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
+from .identity import stable_hash as _stable_hash
 
 
 @dataclass(frozen=True)

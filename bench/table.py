@@ -99,8 +99,8 @@ def _pick(records: list[RunRecord], method_id: str, dataset_id: str) -> tuple[Ru
 
 def current_ids(registry: Registry, spec: RunSpec) -> tuple[str, str]:
     """The code identities a record of ``spec`` must carry to be current (not stale)."""
-    return (identity.method_identity(registry, spec.method, dict(spec.params)),
-            identity.dataset_identity(registry, spec.dataset))
+    ids = identity.run_identity(registry, spec)
+    return ids["method"], ids["dataset"]
 
 
 def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRecord]:

@@ -39,6 +39,9 @@ TAIL_LINES = 40
 # the worker side
 
 
+_WORKER_PID = 0
+
+
 def _kill_group() -> None:
     """End this worker and every process a plugin started from it (they share its group)."""
     try:
@@ -47,11 +50,22 @@ def _kill_group() -> None:
         os._exit(1)
 
 
+def _on_sigterm(signum, frame) -> None:
+    """In the worker: the parent is gone (or asked), so take the group down. In a process a plugin
+    forked from it (a multiprocessing pool ends its workers with SIGTERM): just end that one."""
+    if os.getpid() == _WORKER_PID:
+        _kill_group()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """A worker, and the processes its plugins started, must not outlive the parent (a SIGKILLed
     `bench run` included): the kernel sends SIGTERM when the parent dies, and the worker takes
     its whole process group down; a watchdog thread covers systems without prctl."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: _kill_group())
+    global _WORKER_PID
+    _WORKER_PID = os.getpid()
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         import ctypes
 
@@ -202,16 +216,24 @@ def tail(path: Path, offset: int = 0, lines: int = TAIL_LINES) -> str:
 LOGDIR_PREFIX = "bench-workers-"
 
 
+def _host() -> str:
+    """This machine's name in a log folder's name: /tmp may be shared with other hosts or
+    containers whose process ids mean nothing here."""
+    import re
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
+
+
 def clean_stale_logdirs(tmp: str | None = None) -> int:
     """Remove worker log folders left by a `bench run` that was killed (its pid is gone); only
     this user's real folders, never a link. Returns how many were removed."""
     removed = 0
     base = Path(tmp or tempfile.gettempdir())
-    for d in base.glob(f"{LOGDIR_PREFIX}*"):
-        parts = d.name[len(LOGDIR_PREFIX):].split("-")
+    for d in base.glob(f"{LOGDIR_PREFIX}*@{_host()}-*"):
         try:
             st = d.lstat()
-            pid = int(parts[0])
+            pid = int(d.name[len(LOGDIR_PREFIX):].split("@", 1)[0])
         except (OSError, ValueError):
             continue
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or _alive(pid):
@@ -248,7 +270,7 @@ class LocalExecutor:
         self.ctx = mp.get_context("spawn")
         self.workers: list[_Worker | None] = [None] * self.n
         clean_stale_logdirs()
-        self.logdir = Path(tempfile.mkdtemp(prefix=f"{LOGDIR_PREFIX}{os.getpid()}-"))
+        self.logdir = Path(tempfile.mkdtemp(prefix=f"{LOGDIR_PREFIX}{os.getpid()}@{_host()}-"))
         self.started_count = 0
 
     # -- lifecycle

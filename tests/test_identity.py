@@ -209,3 +209,47 @@ def test_editing_bench_nn_reruns_the_network_and_its_ee_baseline_only(tmp_path):
     # a different thread count is a different run: its key changes, nothing is reused
     plan = _plan(_bench(copy, *[a if a != "1" else "2" for a in args], "--dry-run").stdout)
     assert all(v.startswith("to run") for v in plan.values())
+
+
+def test_an_unknown_dependency_is_a_usage_error_naming_the_suite(cli, plugin_dir, write_suite):
+    invoke, _ = cli
+    suite = write_suite('''
+        [[datasets]]
+        name = "toy-reg"
+        split = "fixed"
+        [[methods]]
+        variant = "toy-ee-user"
+    ''')
+    plugin = plugin_dir / "dep_user.py"
+    plugin.write_text(textwrap.dedent('''
+        import numpy as np
+        from bench import Method
+
+        class UsesMissing(Method):
+            name = "toy-ee-user"
+            kinds = ("regression",)
+            defaults = {"encoding": "ee", "ee_variant": "no-such-network"}
+
+            def fit(self, train, valid, ctx):
+                return self
+
+            def predict(self, data):
+                return np.zeros(len(data))
+    '''))
+    for extra in ((), ("--dry-run",)):
+        res = invoke("run", "--suite", str(suite), *extra)
+        assert res.exit_code == 2, res.output
+        assert str(suite) in res.output and "'no-such-network'" in res.output and "not a known method" in res.output
+
+
+def test_machinery_is_followed_but_not_hashed(tmp_path, monkeypatch):
+    """A locking or version change must not re-run every suite; the numerical code must."""
+    reg = discover(entry_points=False)
+    files = identity.plugin_files(reg.method("knn").origin)
+    assert identity.BENCH_DIR / "locks.py" in files  # reached (FitContext.cached imports it) ...
+    before = identity.files_identity(files)
+    fake = {p: ("0" * 16 if p in identity.MACHINERY else identity.file_digest(p)) for p in files}
+    monkeypatch.setattr(identity, "file_digest", lambda p: fake[p])
+    assert identity.files_identity(files) == before  # ... but not part of the digest
+    fake[identity.BENCH_DIR / "encoding.py"] = "1" * 16
+    assert identity.files_identity(files) != before

@@ -183,6 +183,22 @@ class SpawnsAndExits(_Spawns):
         os._exit(3)
 
 
+def _square(x):
+    return x * x
+
+
+class UsesAPool(_Spawns):
+    """A forked multiprocessing pool ends its processes with SIGTERM: that must not end the worker."""
+    name = "spawn-pool"
+
+    def fit(self, train, valid, ctx):
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(2) as pool:
+            self.total_ = sum(pool.map(_square, range(10)))
+        return self
+
+
 class SpawnsAndHangs(_Spawns):
     name = "spawn-hang"
 
@@ -190,6 +206,17 @@ class SpawnsAndHangs(_Spawns):
         self.spawn()
         time.sleep(600)
 '''
+
+
+def test_a_forked_pool_inside_a_run_does_not_end_its_worker(cli, plugin_dir, tmp_path):
+    invoke, results = cli
+    (plugin_dir / "child_methods.py").write_text(textwrap.dedent(CHILD_METHODS))
+    suite = tmp_path / "pool.toml"
+    suite.write_text('seeds = [0]\n[[datasets]]\nname = "toy-reg"\nsplit = "fixed"\n'
+                     '[[methods]]\nvariant = "spawn-pool"\n[[methods]]\nvariant = "toy-mean"\n')
+    res = invoke("run", "--suite", str(suite), "--format", "none")
+    assert res.exit_code == 0, res.output
+    assert {r["status"] for r in _records(results).values()} == {"ok"}
 
 
 def _running(pid: int) -> bool:
@@ -239,27 +266,29 @@ def test_a_plugins_child_processes_die_with_its_worker(cli, plugin_dir, tmp_path
 
 
 def test_stale_worker_log_folders_are_removed_by_the_next_run(cli, tmp_path, monkeypatch):
-    from bench.workers import LOGDIR_PREFIX, clean_stale_logdirs
+    from bench.workers import LOGDIR_PREFIX, _host, clean_stale_logdirs
 
     invoke, _ = cli
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
-    dead = tmp / f"{LOGDIR_PREFIX}{2**22 + 12345}-abc"  # above pid_max's default: no such process
+    dead = tmp / f"{LOGDIR_PREFIX}{2**22 + 12345}@{_host()}-abc"  # above pid_max's default: no such process
     dead.mkdir()
     (dead / "worker-0-1.log").write_text("left by a killed bench run")
-    alive = tmp / f"{LOGDIR_PREFIX}{os.getpid()}-def"  # a live bench run's: kept
+    alive = tmp / f"{LOGDIR_PREFIX}{os.getpid()}@{_host()}-def"  # a live bench run's: kept
+    elsewhere = tmp / f"{LOGDIR_PREFIX}{2**22 + 7}@another-host-ghi"  # another machine's pid: kept
+    elsewhere.mkdir()
     alive.mkdir()
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("not bench's")
-    link = tmp / f"{LOGDIR_PREFIX}{2**22 + 54321}-lnk"  # a planted link: never followed or removed through
+    link = tmp / f"{LOGDIR_PREFIX}{2**22 + 54321}@{_host()}-lnk"  # a planted link: never followed or removed through
     link.symlink_to(outside)
 
     res = invoke("run", "--suite", "toy", "--format", "none", "--methods", "toy-mean")
     assert res.exit_code == 0, res.output
     assert not dead.exists()
-    assert alive.exists()
+    assert alive.exists() and elsewhere.exists()
     assert (outside / "keep.txt").read_text() == "not bench's"
-    assert not [p for p in tmp.glob(f"{LOGDIR_PREFIX}*") if p not in (alive, link)]  # its own is gone too
+    assert not [p for p in tmp.glob(f"{LOGDIR_PREFIX}*") if p not in (alive, link, elsewhere)]  # its own is gone too
     assert clean_stale_logdirs(str(tmp)) == 0
