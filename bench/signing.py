@@ -83,9 +83,14 @@ def _create_key(path: Path) -> bytes:
     """Write a fresh key under a private temporary name (mkstemp: O_CREAT|O_EXCL|O_NOFOLLOW, 0600)
     and hard-link it into place, so no reader ever sees half a key and a racing process's key
     wins without being overwritten."""
-    folder = private_dir(path.parent, allow_link=True)
+    try:
+        folder = private_dir(path.parent, allow_link=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # a read-only home or config folder: say where the key can go instead
+        raise KeyFileError(f"{path}: cannot create the artifact key there ({e.strerror or e}). Set "
+                           f"{KEY_ENV} to a path in a writable folder of your own (outside every "
+                           f"cache and results folder).") from None
     key = secrets.token_bytes(KEY_BYTES)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(key)
