@@ -355,6 +355,14 @@ def test_a_short_key_is_refused(artifact_key):
         signing.load_key()
 
 
+def test_a_key_folder_that_cannot_be_made_names_the_setting(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the key's folder would go")  # like a read-only home: mkdir fails
+    monkeypatch.setenv("BENCH_KEY_FILE", str(blocker / "bench" / "artifact.key"))
+    with pytest.raises(signing.KeyFileError, match="BENCH_KEY_FILE"):
+        signing.load_key()
+
+
 # -- (f) cache folders are private ------------------------------------------------------------------
 
 def test_cache_folders_made_by_bench_are_private(tmp_path):
