@@ -53,7 +53,7 @@ def load_key(path: str | os.PathLike | None = None) -> bytes:
         with open_nofollow(path) as f:
             _check_key_file(path, os.fstat(f.fileno()))
             key = f.read(KEY_BYTES + 1)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no key yet (or its folder cannot exist): make one
         return _create_key(path)
     except UnsafePath:
         raise KeyFileError(f"{path}: the artifact key file is a symbolic link (or not a plain file); "
