@@ -5,12 +5,10 @@ A plugin's own child processes die with its worker, and worker log folders left 
 `bench run` are cleaned by the next one."""
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 from conftest import run_records as _records
