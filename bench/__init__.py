@@ -1,11 +1,11 @@
 """bench: a plugin-based benchmark harness for deep learning in practice.
 
 The public API for plugin authors: ``Method``, ``FitContext``, ``Dataset``, ``LoadContext``,
-``FilesMissing``, ``SplitSeedError``, ``Task``, ``Part``, ``Schema``, ``Split`` and the metrics in ``bench.metrics``.
+``FilesMissing``, ``SplitSeedError``, ``Task``, ``Part``, ``Schema``, ``Split`` and the metrics in ``bench.core.metrics``.
 """
-from .dataset import Dataset, FilesMissing, LoadContext, SplitSeedError
-from .method import FitContext, Method, NotFittedError
-from .task import KINDS, Part, Schema, Split, Task
+from bench.core.dataset import Dataset, FilesMissing, LoadContext, SplitSeedError
+from bench.core.method import FitContext, Method, NotFittedError
+from bench.core.task import KINDS, Part, Schema, Split, Task
 
 __version__ = "0.1.0"
 

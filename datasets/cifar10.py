@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from bench import Dataset, FilesMissing, LoadContext, Schema, Split, Task
-from bench.archive import ChecksumMismatch, check_tar_members, download_verified, verify, writable
-from bench.paths import atomic_write, open_nofollow, private_dir
+from bench.data.archive import ChecksumMismatch, check_tar_members, download_verified, verify, writable
+from bench.data.paths import atomic_write, open_nofollow, private_dir
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 ARCHIVE = "cifar-10-python.tar.gz"

@@ -60,8 +60,8 @@ import numpy as np
 import pandas as pd
 
 from bench import Dataset, FilesMissing, LoadContext, Schema, Split, Task
-from bench.archive import writable
-from bench.paths import atomic_write, open_nofollow, private_dir
+from bench.data.archive import writable
+from bench.data.paths import atomic_write, open_nofollow, private_dir
 
 RELEASES = ("ml-100k", "ml-1m", "ml-latest-small", "ml-latest", "ml-25m")
 RATINGS_FILE = {"ml-100k": "u.data", "ml-1m": "ratings.dat", "ml-latest-small": "ratings.csv",
@@ -451,7 +451,7 @@ def downloads_enabled() -> bool:
     return os.environ.get("BENCH_MOVIELENS_DOWNLOAD", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
-_writable = writable  # tried with an O_EXCL probe file (bench.archive); a name tests can replace
+_writable = writable  # tried with an O_EXCL probe file (bench.data.archive); a name tests can replace
 
 
 def _manual_steps(release: str, dest: Path) -> str:

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from bench import Dataset, FilesMissing, LoadContext, Schema, Split, Task
-from bench.paths import atomic_write, open_nofollow, private_dir
+from bench.data.paths import atomic_write, open_nofollow, private_dir
 
 KAGGLE_URL = "https://www.kaggle.com/c/rossmann-store-sales/data"
 REDOWNLOAD = f"re-download it from the Kaggle competition rossmann-store-sales ({KAGGLE_URL})"

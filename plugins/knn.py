@@ -6,7 +6,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.preprocessing import normalize
 
 from bench import FitContext, Method, NotFittedError, Part
-from bench.encoding import encoder_for, note_rows, take, train_rows, use_log_target
+from bench.methods.features import encoder_for, note_rows, take, train_rows, use_log_target
 
 
 class KNN(Method):

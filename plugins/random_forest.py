@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from bench import FitContext, Method, NotFittedError, Part
-from bench.encoding import encoder_for, note_rows, take, train_rows, use_log_target
+from bench.methods.features import encoder_for, note_rows, take, train_rows, use_log_target
 
 
 class RandomForest(Method):

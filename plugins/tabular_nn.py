@@ -46,7 +46,7 @@ from torch import nn
 
 from bench import Method, NotFittedError
 from bench import nn as bnn
-from bench.metrics import get_metric
+from bench.core.metrics import get_metric
 
 # Embedding sizes of the paper's Rossmann network (its public code), by bench's column names.
 # Promo enters that network as one plain input; a 1-d embedding is the same thing.

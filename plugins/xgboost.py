@@ -5,7 +5,7 @@ import numpy as np
 import xgboost as xgb
 
 from bench import FitContext, Method, NotFittedError, Part
-from bench.encoding import encoder_for, note_rows, take, train_rows, use_log_target
+from bench.methods.features import encoder_for, note_rows, take, train_rows, use_log_target
 
 
 class XGBoost(Method):

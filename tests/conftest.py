@@ -196,14 +196,14 @@ def artifact_key(tmp_path_factory, monkeypatch) -> Path:
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """BENCH_CACHE: a private folder for the session. Every `bench` command scans the plugins
-    through bench.plugin_probe, which keeps its verdicts there even when a test points BENCH_CACHE
+    through bench.plugins.probe, which keeps its verdicts there even when a test points BENCH_CACHE
     elsewhere: each plugin file (by content) is probed once a session, not once a test."""
-    import bench.plugin_probe
+    import bench.plugins.probe
 
     cache = tmp_path_factory.mktemp("bench-cache")
     mp = pytest.MonkeyPatch()
     mp.setenv("BENCH_CACHE", str(cache))
-    mp.setattr(bench.plugin_probe, "default_cache_root", lambda: cache)
+    mp.setattr(bench.plugins.probe, "default_cache_root", lambda: cache)
     yield
     mp.undo()
 
@@ -214,12 +214,12 @@ def builtin_dir(tmp_path: Path, monkeypatch) -> Path:
 
     The harness tests do not depend on the shipped plugins (written and tested elsewhere, and
     some import torch, which takes seconds); test_registry checks the real folders once."""
-    import bench.registry
+    import bench.plugins.registry
 
     root = tmp_path / "builtin"
     for sub in ("plugins", "datasets", "suites"):
         (root / sub).mkdir(parents=True)
-    monkeypatch.setattr(bench.registry, "builtin_root", lambda: root)
+    monkeypatch.setattr(bench.plugins.registry, "builtin_root", lambda: root)
     return root
 
 
@@ -232,7 +232,7 @@ def plugin_dir(tmp_path: Path, builtin_dir: Path) -> Path:
 
 @pytest.fixture
 def toy_registry(plugin_dir: Path):
-    from bench.registry import discover
+    from bench.plugins.registry import discover
 
     return discover(extra_dirs=[plugin_dir], entry_points=False)
 
@@ -256,7 +256,7 @@ def cli(plugin_dir: Path, tmp_path: Path):
     """
     from click.testing import CliRunner
 
-    from bench.cli import main
+    from bench.cli.app import main
 
     results = tmp_path / "results"
     data = tmp_path / "data"

@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import locks, signing
-from bench.method import FitContext
-from bench.paths import UnsafePath, cache_dir, private_dir
-from bench.registry import load_file
-from bench.schedule import JobQueue
-from bench.store import Store
+from bench.data.artifacts import ArtifactCache
+from bench.data import locks, signing
+from bench.core.method import FitContext
+from bench.data.paths import UnsafePath, cache_dir, private_dir
+from bench.plugins.registry import load_file
+from bench.run.schedule import JobQueue
+from bench.results.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +59,7 @@ class Builds:
 
 
 def ctx(cache: Path) -> FitContext:
-    return FitContext(seed=0, cache_dir=cache, task_key="task")
+    return FitContext(seed=0, artifacts=ArtifactCache(cache), task_key="task")
 
 
 def artifact_path(tmp_path: Path, name: str = "emb", key: dict | None = None) -> Path:

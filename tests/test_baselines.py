@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.data.artifacts import ArtifactCache
 from bench import FitContext, Method, Part, Schema, Split, Task
-from bench.conformance import tiny_task
-from bench.metrics import accuracy, mape
-from bench.registry import load_file
+from bench.plugins.checks import tiny_task
+from bench.core.metrics import accuracy, mape
+from bench.plugins.registry import load_file
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 
@@ -149,7 +150,7 @@ class _FakeEE(Method):
 
 def test_ee_encoding_fits_the_embedding_network_through_the_context(tmp_path):
     train, valid, test = parts(tiny_task("regression"))
-    ctx = FitContext(seed=0, cache_dir=tmp_path, task_key="tiny")
+    ctx = FitContext(seed=0, artifacts=ArtifactCache(tmp_path), task_key="tiny")
     ctx.resolve_method = lambda variant, overrides: (_FakeEE, {}, "src") if variant == "fake-ee" else None
     models = [cls(**SMALL[cls.name], encoding="ee", ee_variant="fake-ee").fit(train, valid, ctx)
               for cls in BASELINES]

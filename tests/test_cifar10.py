@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from bench import FilesMissing, LoadContext
-from bench.archive import ChecksumMismatch, UnsafeArchive
-from bench.registry import load_file
+from bench.data.archive import ChecksumMismatch, UnsafeArchive
+from bench.plugins.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 C = load_file(ROOT / "datasets" / "cifar10.py")  # by path, as the registry loads it
@@ -218,8 +218,8 @@ def test_digits_is_embedded_images():
 
 
 def test_smoke_suite_has_a_cnn_and_a_pixel_baseline_on_digits_only():
-    from bench.registry import discover
-    from bench.suite import load_suite
+    from bench.plugins.registry import discover
+    from bench.run.suite import load_suite
 
     reg = discover(entry_points=False)
     specs = load_suite(reg.suite_path("smoke"), name="smoke").expand(reg)

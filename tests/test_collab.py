@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from bench import FitContext, Part, Schema
-from bench.metrics import rmse
-from bench.registry import discover
+from bench.core.metrics import rmse
+from bench.plugins.registry import discover
 
 REG = discover()
 collab = REG.method("item-knn").cls  # the plugin module, through the registry
@@ -121,8 +121,8 @@ def test_a_suite_pools_folds_like_seeds_in_one_table_section(tmp_path):
     """`folds = [...]`: one run per fold, one section, cells = mean ± std over the folds."""
     from click.testing import CliRunner
 
-    from bench.cli import main
-    from bench.store import Store
+    from bench.cli.app import main
+    from bench.results.store import Store
 
     suite = tmp_path / "folds.toml"
     suite.write_text('[[datasets]]\nname = "movielens-sim"\nfolds = ["random", "temporal"]\n\n'
@@ -144,7 +144,7 @@ def test_a_suite_pools_folds_like_seeds_in_one_table_section(tmp_path):
 
 
 def test_folds_and_split_together_are_refused(tmp_path):
-    from bench.suite import SuiteError, load_suite
+    from bench.run.suite import SuiteError, load_suite
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[[datasets]]\nname = "movielens-sim"\nsplit = "random"\nfolds = ["random"]\n\n'
@@ -156,7 +156,7 @@ def test_folds_and_split_together_are_refused(tmp_path):
 def test_item_embedding_plot_labels_the_most_rated_items(tmp_path):
     from click.testing import CliRunner
 
-    from bench.cli import main
+    from bench.cli.app import main
 
     out = tmp_path / "items.png"
     res = CliRunner().invoke(main, ["plot", "embeddings", "--dataset", "movielens-sim", "--split", "random",
@@ -167,7 +167,7 @@ def test_item_embedding_plot_labels_the_most_rated_items(tmp_path):
 
 
 def test_perf_collab_rows_and_skipped_peers(sim_task, monkeypatch):
-    from bench import perf_collab
+    from bench.perf import collab as perf_collab
 
     monkeypatch.setattr(perf_collab.importlib.util, "find_spec", lambda name: None)  # no peers installed
     said = []
@@ -181,7 +181,7 @@ def test_perf_collab_rows_and_skipped_peers(sim_task, monkeypatch):
 
 
 def test_perf_collab_keeps_going_when_a_contender_fails(sim_task, monkeypatch):
-    from bench import perf_collab
+    from bench.perf import collab as perf_collab
 
     def broken(train, valid, seed):
         raise RuntimeError("peer crashed")

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from bench import KINDS, Method
-from bench.conformance import CHECK_NAMES, Checker, card_problems
-from bench.registry import load_file
+from bench.plugins.checks import CHECK_NAMES, Checker, card_problems
+from bench.plugins.registry import load_file
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 
@@ -108,7 +108,7 @@ class _Bad(_Mean):
 
 
 def test_a_good_toy_passes_every_check():
-    from bench.conformance import run_checks
+    from bench.plugins.checks import run_checks
 
     results = {r.name: r for r in run_checks(_Mean, {}, "rating")}
     assert set(results) == set(CHECK_NAMES)
@@ -116,7 +116,7 @@ def test_a_good_toy_passes_every_check():
 
 
 def test_a_bad_toy_fails_with_readable_messages():
-    from bench.conformance import run_checks
+    from bench.plugins.checks import run_checks
 
     results = {r.name: r for r in run_checks(_Bad, {}, "regression")}
     failed = {n for n, r in results.items() if not r.ok}
@@ -129,7 +129,7 @@ def test_a_bad_toy_fails_with_readable_messages():
 
 
 def test_time_budget_and_broken_fit_are_reported():
-    from bench.conformance import run_checks
+    from bench.plugins.checks import run_checks
 
     slow = run_checks(_Mean, {}, "regression", budget_s=0.0, names=("time-budget",))
     assert not slow[0].ok and "budget" in slow[0].message

@@ -90,7 +90,7 @@ def test_apply_threads_sets_torch_and_blas_pools():
     torch = pytest.importorskip("torch")
     from threadpoolctl import threadpool_info
 
-    from bench import environment as env
+    from bench.core import environment as env
 
     before = torch.get_num_threads()
     try:
@@ -103,7 +103,7 @@ def test_apply_threads_sets_torch_and_blas_pools():
 
 
 def test_threads_change_the_key_but_not_the_spec():
-    from bench.spec import RunSpec
+    from bench.core.spec import RunSpec
 
     s = RunSpec(suite="x", dataset="d", dataset_params=(), split="s", method="m", params=(), seed=0)
     assert s.key("fp", "m", "d", 1) != s.key("fp", "m", "d", 2)

@@ -1,11 +1,11 @@
-"""bench.encoding: the feature encodings the classic baselines share."""
+"""bench.methods.features: the feature encodings the classic baselines share."""
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
 
 from bench import Part, Schema
-from bench.encoding import TabularEncoder, encoder_for, train_rows, use_log_target
+from bench.methods.features import TabularEncoder, encoder_for, train_rows, use_log_target
 
 SCHEMA = Schema(categorical={"a": 4, "b": 3}, continuous=("x",))
 

@@ -4,7 +4,6 @@ regenerates. Also checks the committed smoke expectations against the committed 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +88,7 @@ def test_committed_smoke_expectations_match_the_committed_smoke_records(tmp_path
     committed records; a hand-edited number in a copy fails the check."""
     from click.testing import CliRunner
 
-    from bench.cli import main
+    from bench.cli.app import main
 
     committed = ROOT / "results" / "smoke" / "expected.json"
     assert committed.exists(), "regenerate: bench run --suite smoke && bench table --suite smoke --write-expected"

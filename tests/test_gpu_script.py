@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.registry import discover, load_file
-from bench.store import Store
-from bench.suite import load_suite
-from bench.table import latest_records
+from bench.plugins.registry import discover, load_file
+from bench.results.store import Store
+from bench.run.suite import load_suite
+from bench.report.table import latest_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = load_file(ROOT / "scripts" / "gpu_vision.py")
@@ -79,7 +79,7 @@ def test_prepare_and_run_without_click_tqdm_platformdirs(tmp_path):
     # and back on a workstation: the Fig. 1-like curves and the error table from those records
     from click.testing import CliRunner
 
-    from bench.cli import main
+    from bench.cli.app import main
 
     res = CliRunner().invoke(main, ["plot", "depth", "--suite", str(results / "gpu-vision.toml"),
                                     "--results-dir", str(results), "--out", str(tmp_path / "fig1.png")])

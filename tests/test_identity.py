@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import identity
-from bench.registry import Origin, discover
+from bench.core import identity
+from bench.plugins.registry import Origin, discover
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,9 +28,9 @@ def _names(files) -> set[str]:
 def test_closure_follows_imports_into_bench_transitively():
     reg = discover(entry_points=False)
     nn_files = _names(identity.plugin_files(reg.method("ee").origin))
-    assert {"plugins/tabular_nn.py", "bench/nn/train.py", "bench/nn/optim.py", "bench/task.py"} <= nn_files
+    assert {"plugins/tabular_nn.py", "bench/nn/train.py", "bench/nn/optim.py", "bench/core/task.py"} <= nn_files
     knn_files = _names(identity.plugin_files(reg.method("knn").origin))
-    assert {"plugins/knn.py", "bench/encoding.py", "bench/task.py"} <= knn_files
+    assert {"plugins/knn.py", "bench/methods/features.py", "bench/core/task.py"} <= knn_files
     assert "bench/nn/train.py" not in knn_files  # the neighbours never run the training loop
 
 
@@ -246,10 +246,10 @@ def test_machinery_is_followed_but_not_hashed(tmp_path, monkeypatch):
     """A locking or version change must not re-run every suite; the numerical code must."""
     reg = discover(entry_points=False)
     files = identity.plugin_files(reg.method("knn").origin)
-    assert identity.BENCH_DIR / "locks.py" in files  # reached (FitContext.cached imports it) ...
+    assert identity.BENCH_DIR / "__init__.py" in files  # reached (`from bench import Method`) ...
     before = identity.files_identity(files)
     fake = {p: ("0" * 16 if p in identity.MACHINERY else identity.file_digest(p)) for p in files}
     monkeypatch.setattr(identity, "file_digest", lambda p: fake[p])
     assert identity.files_identity(files) == before  # ... but not part of the digest
-    fake[identity.BENCH_DIR / "encoding.py"] = "1" * 16
+    fake[identity.BENCH_DIR / "methods" / "features.py"] = "1" * 16
     assert identity.files_identity(files) != before

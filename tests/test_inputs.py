@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.cli import main
-from bench.registry import discover
-from bench.suite import SuiteError, load_suite
+from bench.cli.app import main
+from bench.plugins.registry import discover
+from bench.run.suite import SuiteError, load_suite
 
 TYPED = '''
 import numpy as np

@@ -49,8 +49,8 @@ def bench_process(plugin_dir: Path, builtin_dir: Path, tmp_path: Path):
                      '[[methods]]\nvariant = "toy-slow"\n')
     results = tmp_path / "results"
     # the same empty built-in folders as the in-process tests (see conftest.builtin_dir)
-    boot = (f"import pathlib, bench.registry as r; r.builtin_root = lambda: pathlib.Path({str(builtin_dir)!r}); "
-            "from bench.cli import main; main()")
+    boot = (f"import pathlib, bench.plugins.registry as r; r.builtin_root = lambda: pathlib.Path({str(builtin_dir)!r}); "
+            "from bench.cli.app import main; main()")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PYTHONUNBUFFERED": "1"}
 
     def start(*extra: str) -> subprocess.Popen:

@@ -264,7 +264,7 @@ def test_a_plugins_child_processes_die_with_its_worker(cli, plugin_dir, tmp_path
 
 
 def test_stale_worker_log_folders_are_removed_by_the_next_run(cli, tmp_path, monkeypatch):
-    from bench.workers import LOGDIR_PREFIX, _host, clean_stale_logdirs
+    from bench.run.workers import LOGDIR_PREFIX, _host, clean_stale_logdirs
 
     invoke, _ = cli
     tmp = tmp_path / "tmp"

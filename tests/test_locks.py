@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import locks
-from bench.limits import effective, method_budget, parse_memory, parse_timeout
-from bench.method import FitContext
-from bench.workers import gpu_slots
+from bench.data.artifacts import ArtifactCache
+from bench.data import locks
+from bench.run.limits import effective, method_budget, parse_memory, parse_timeout
+from bench.core.method import FitContext
+from bench.run.workers import gpu_slots
 
 
 def test_a_claim_is_exclusive_until_released(tmp_path):
@@ -53,7 +54,7 @@ def _build_shared_artifact(cache: str, log: str) -> int:
         time.sleep(0.5)
         return 42
 
-    return FitContext(seed=0, cache_dir=Path(cache), task_key="t").cached("art", {"a": 1}, build)
+    return FitContext(seed=0, artifacts=ArtifactCache(Path(cache)), task_key="t").cached("art", {"a": 1}, build)
 
 
 def test_parallel_workers_build_a_cached_artifact_once(tmp_path):

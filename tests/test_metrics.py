@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.metrics import METRICS, accuracy, get_metric, mae, mape, rmse, rmspe, score
+from bench.core.metrics import METRICS, accuracy, get_metric, mae, mape, rmse, rmspe, score
 
 Y = [100.0, 200.0, 400.0]
 P = [110.0, 150.0, 400.0]

@@ -28,8 +28,8 @@ def test_wheel_ships_builtin_plugins_outside_the_package(wheel):
     assert "_bench_builtin/plugins/knn.py" in names
     assert "_bench_builtin/datasets/rossmann.py" in names
     assert "_bench_builtin/suites/smoke.toml" in names
-    assert {"bench/templates/method.py.tmpl", "bench/templates/dataset.py.tmpl",
-            "bench/templates/suite.toml.tmpl"} <= set(names)  # `bench new` works from a wheel
+    assert {"bench/plugins/templates/method.py.tmpl", "bench/plugins/templates/dataset.py.tmpl",
+            "bench/plugins/templates/suite.toml.tmpl"} <= set(names)  # `bench new` works from a wheel
     assert not any(n.startswith(("plugins/", "datasets/")) for n in names)
 
 
@@ -39,7 +39,7 @@ def test_installed_wheel_discovers_builtins(wheel, tmp_path):
                    check=True, capture_output=True)
     code = (
         "import bench, importlib.util\n"
-        "from bench.registry import discover, builtin_root\n"
+        "from bench.plugins.registry import discover, builtin_root\n"
         "r = discover(entry_points=False)\n"
         "print(bench.__file__)\n"
         "print(builtin_root())\n"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from bench.perf import run_tabular
-from bench.registry import discover
-from bench.runner import load_task
-from bench.spec import RunSpec
+from bench.perf.tabular import run_tabular
+from bench.plugins.registry import discover
+from bench.run.execute import load_task
+from bench.core.spec import RunSpec
 
 
 def test_perf_sections_on_rossmann_sim(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import plots
-from bench.spec import RunRecord
+from bench.report import plots
+from bench.core.spec import RunRecord
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -49,7 +49,7 @@ def test_embedding_projection_png_and_unknown_column(tmp_path):
 
 
 def _sections_with_failure(tmp_path):
-    from bench.table import Cell, Section
+    from bench.report.table import Cell, Section
 
     def cell(vals, **kw):
         return Cell(values=vals, status="ok" if vals else kw.pop("status", "missing"), seeds=list(range(len(vals))), **kw)

@@ -11,7 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from bench import plugin_probe
+from bench.plugins import probe as plugin_probe
+from bench.plugins.candidates import file_candidate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,9 +50,9 @@ def _folder(path: Path, hang: bool = True) -> Path:
 
 def _bench(*args: str, builtin: Path | None, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     """`bench ARGS` in a new process; ``builtin``: empty stand-ins for the shipped plugin folders."""
-    boot = "from bench.cli import main; main()"
+    boot = "from bench.cli.app import main; main()"
     if builtin is not None:
-        boot = f"import pathlib, bench.registry as r; r.builtin_root = lambda: pathlib.Path({str(builtin)!r}); " + boot
+        boot = f"import pathlib, bench.plugins.registry as r; r.builtin_root = lambda: pathlib.Path({str(builtin)!r}); " + boot
     full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     return subprocess.run([sys.executable, "-c", boot, *args], cwd=cwd, env=full, capture_output=True, text=True,
                           timeout=300)
@@ -144,8 +145,8 @@ def test_entry_point_that_ends_the_process_is_listed_as_broken(tmp_path):
         (builtin / sub).mkdir(parents=True)
     env = {"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "BENCH_CACHE": str(tmp_path / "cache")}
     env_ = {k: v for k, v in os.environ.items() if k != "BENCH_DISABLE_PLUGIN_AUTOLOAD"}
-    boot = (f"import pathlib, bench.registry as r; r.builtin_root = lambda: pathlib.Path({str(builtin)!r}); "
-            "from bench.cli import main; main()")
+    boot = (f"import pathlib, bench.plugins.registry as r; r.builtin_root = lambda: pathlib.Path({str(builtin)!r}); "
+            "from bench.cli.app import main; main()")
     res = subprocess.run([sys.executable, "-c", boot, "list", "methods"], cwd=tmp_path, env={**env_, **env},
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -160,7 +161,7 @@ def test_cached_verdicts_that_are_planted_or_tampered_with_are_not_trusted(tmp_p
     plugin = tmp_path / "plug" / "fine.py"
     plugin.parent.mkdir()
     plugin.write_text("VALUE = 1\n")
-    cand = plugin_probe.file_candidate(plugin, "_bench_probe_test_fine")
+    cand = file_candidate(plugin, "_bench_probe_test_fine")
     cache = tmp_path / "cache"
     assert plugin_probe.screen([cand], cache=cache) == {}
     (verdict,) = (cache / "plugin-probe").glob("*.json")
@@ -185,7 +186,7 @@ def test_cached_verdicts_that_are_planted_or_tampered_with_are_not_trusted(tmp_p
 def test_a_wrong_timeout_setting_is_a_clear_error(plugin_dir, monkeypatch):
     from click.testing import CliRunner
 
-    from bench.cli import main
+    from bench.cli.app import main
 
     monkeypatch.setenv(plugin_probe.TIMEOUT_ENV, "soon")
     res = CliRunner().invoke(main, ["list", "--plugins", str(plugin_dir)])

@@ -1,6 +1,5 @@
 """Discovery: user folders, broken plugins, duplicates, close matches, globs, private module
 names and entry points of installed distributions."""
-import importlib
 import pickle
 import sys
 import textwrap
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.registry import NO_ENTRY_POINTS_ENV, builtin_root, discover
+from bench.plugins.registry import NO_ENTRY_POINTS_ENV, builtin_root, discover
 
 from conftest import write_plugin_folder
 
@@ -329,7 +328,7 @@ def test_entry_points_can_be_switched_off(ep_site, monkeypatch):
 def test_entry_point_method_shows_in_bench_list(ep_site):
     from click.testing import CliRunner
 
-    from bench.cli import main
+    from bench.cli.app import main
 
     res = CliRunner().invoke(main, ["list", "methods"])
     assert res.exit_code == 0, res.output

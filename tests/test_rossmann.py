@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bench import FilesMissing, LoadContext
-from bench.registry import load_file
+from bench.plugins.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

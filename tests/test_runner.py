@@ -1,14 +1,13 @@
 """End to end through the CLI on the toy plugins: records, resume, failures, skips, filters."""
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.dataset import LoadContext
-from bench.spec import RunRecord
-from bench.store import Store
+from bench.core.dataset import LoadContext
+from bench.core.spec import RunRecord
+from bench.results.store import Store
 
 from conftest import TOY_TEST_Y, TOY_TRAIN_MEAN
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.cli import main
+from bench.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.task import Schema, Split, Task
+from bench.core.task import Schema, Split, Task
 
 
 def _split(train=(0, 1, 2, 3), valid=(4, 5), test=(6, 7), name="s"):

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from bench import LoadContext, SplitSeedError
-from bench.registry import discover, load_file
-from bench.spec import RunSpec, _stable_hash
-from bench.store import Store
-from bench.suite import SuiteError, load_suite
+from bench.plugins.registry import discover, load_file
+from bench.core.spec import RunSpec, _stable_hash
+from bench.results.store import Store
+from bench.run.suite import SuiteError, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 BC = load_file(ROOT / "datasets" / "breast_cancer.py")  # by path, as the registry loads them
@@ -123,7 +123,7 @@ def test_a_split_seed_is_a_non_negative_integer(bad):
 
 def test_the_runner_refuses_a_split_seed_even_when_the_plugin_never_reads_it(toy_registry, tmp_path):
     """toy-reg declares no seeded split and its load ignores ctx: the runner still refuses."""
-    from bench.runner import load_task
+    from bench.run.execute import load_task
 
     spec = RunSpec(suite="t", dataset="toy-reg", dataset_params=(), split="fixed", method="toy-mean",
                    params=(), seed=0, split_seed=2)
@@ -132,7 +132,7 @@ def test_the_runner_refuses_a_split_seed_even_when_the_plugin_never_reads_it(toy
 
 
 def test_bench_check_catches_a_seeded_split_that_ignores_its_split_seed(tmp_path):
-    from bench.conformance import dataset_checks
+    from bench.plugins.dataset_checks import dataset_checks
 
     class Ignores(BC.BreastCancer):
         def load(self, split, ctx):
@@ -224,7 +224,7 @@ def test_a_suite_asking_a_fixed_split_for_split_seeds_fails_before_any_run(write
 def test_resampled_splits_run_and_pool_in_one_table_section(tmp_path, write_suite):
     """split_seeds = [0, 1], seeds = [0]: two draws, two fingerprints, one section whose footnote
     says the ± is over resampled splits, and whose paired test pairs by split seed."""
-    from bench.cli import main
+    from bench.cli.app import main
 
     suite = write_suite(SUITE + '\n[table]\ncompare_to = "knn-standardized"\n', name="resampled")
     results = tmp_path / "results"
@@ -254,7 +254,7 @@ def test_resampled_splits_run_and_pool_in_one_table_section(tmp_path, write_suit
 
 
 def test_expected_numbers_key_each_draw_apart():
-    from bench.expected import run_key
+    from bench.report.expected import run_key
 
     assert run_key(_spec()) == "breast-cancer/random | knn | seed 3"  # split seed 0: the old key
     assert run_key(_spec(split_seed=1)) == "breast-cancer/random split seed 1 | knn | seed 3"

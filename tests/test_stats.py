@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from bench import stats
-from bench.suite import load_suite
-from bench.table import BETTER, WORSE, average_ranks, build, render
+from bench.report import stats
+from bench.run.suite import load_suite
+from bench.report.render import render
+from bench.report.table import BETTER, WORSE, average_ranks, build
 
 from test_table import _rows, setup  # noqa: F401  (fixture)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.store import Store, StoreError, validate_record
+from bench.results.store import Store, StoreError, validate_record
 
 ONE_RUN = ("--suite", "toy", "--methods", "toy-mean", "--datasets", "toy-reg", "--seeds", "0",
            "--executor", "inline")
@@ -290,7 +290,7 @@ def test_full_disk_mid_suite_stops_cleanly_and_keeps_earlier_records(cli, monkey
 
 
 def test_store_put_raises_store_error_and_leaves_no_temporary_file(tmp_path, monkeypatch):
-    from bench.spec import RunRecord
+    from bench.core.spec import RunRecord
 
     store = Store(tmp_path / "results")
     store.put(RunRecord(key="k1", spec_id="s", spec={}, status="ok", metrics={"mape": 1.0}))

@@ -1,7 +1,7 @@
 """Suite files: parsing, sweeps, seeds, and errors that name the file before anything runs."""
 import pytest
 
-from bench.suite import SuiteError, load_suite
+from bench.run.suite import SuiteError, load_suite
 
 
 def test_parse_the_toy_suite(plugin_dir):

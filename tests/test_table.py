@@ -5,10 +5,11 @@ import io
 
 import pytest
 
-from bench.spec import RunRecord
-from bench.store import Store
-from bench.suite import load_suite
-from bench.table import TableError, build, current_ids, render
+from bench.core.spec import RunRecord
+from bench.results.store import Store
+from bench.run.suite import load_suite
+from bench.report.render import render
+from bench.report.table import TableError, build, current_ids
 
 FP = "fpA0000000000000"
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from bench import FitContext, NotFittedError, Part, Schema
-from bench.conformance import tiny_task
-from bench.registry import load_file
+from bench.plugins.checks import tiny_task
+from bench.plugins.registry import load_file
 
 PLUGIN = load_file(Path(__file__).resolve().parents[1] / "plugins" / "tabular_nn.py")
 MLP, EE = PLUGIN.MLP, PLUGIN.EntityEmbeddingNN

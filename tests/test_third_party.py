@@ -75,7 +75,7 @@ variant = "knn"
 DRIVER = """
 import sys
 from click.testing import CliRunner
-from bench.cli import main
+from bench.cli.app import main
 
 for argv in (["list", "methods"], ["check", "tiny-centroid"], ["run", "--suite", sys.argv[1], "--results-dir",
              sys.argv[2], "--device", "cpu", "--quiet", "--format", "none"],

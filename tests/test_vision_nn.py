@@ -11,7 +11,7 @@ import torch
 from bench import FitContext
 from bench import nn as bnn
 from bench.nn.augment import CropFlip, random_crop, random_flip
-from bench.registry import load_file
+from bench.plugins.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 CNN = load_file(ROOT / "plugins" / "cnn.py")

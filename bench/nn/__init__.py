@@ -19,11 +19,11 @@ Determinism: on the CPU the same seed gives bitwise-equal weights and prediction
 not bitwise deterministic (atomic adds in embedding and index backward, cuBLAS reductions),
 so GPU runs agree to float tolerance only.
 """
-from .augment import CropFlip
-from .device import autocast, generator, resolve_device, seeded, synchronize
-from .optim import (OPTIMIZERS, SCHEDULES, init_weights, lr_factors, make_optimizer,
-                    momentum_factors, param_groups)
-from .train import FitResult, TrainConfig, fit, predict
+from bench.nn.augment import CropFlip
+from bench.nn.device import autocast, generator, resolve_device, seeded, synchronize
+from bench.nn.optim import (OPTIMIZERS, SCHEDULES, init_weights, lr_factors, make_optimizer,
+                            momentum_factors, param_groups)
+from bench.nn.train import FitResult, TrainConfig, fit, predict
 
 __all__ = ["CropFlip", "autocast", "generator", "resolve_device", "seeded", "synchronize", "OPTIMIZERS",
            "SCHEDULES", "init_weights", "lr_factors", "make_optimizer", "momentum_factors",

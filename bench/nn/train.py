@@ -16,8 +16,8 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from .device import autocast, generator, resolve_device, synchronize
-from .optim import lr_factors, make_optimizer, momentum_factors, param_groups, set_momentum
+from bench.nn.device import autocast, generator, resolve_device, synchronize
+from bench.nn.optim import lr_factors, make_optimizer, momentum_factors, param_groups, set_momentum
 
 Data = tuple[Sequence[Tensor], Tensor]  # (model inputs, target)
 MetricFn = Callable[[Tensor, Tensor], float]  # (model outputs, target) -> score

@@ -1,0 +1,106 @@
+"""Options and helpers every command group shares: the plugin scan, suites, results folders."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import click
+
+from bench.plugins.registry import Registry, discover
+from bench.results.store import StoreError, writing
+from bench.run.suite import SuiteError, load_suite
+
+
+EX_IOERR = 74  # sysexits.h: the results folder or an output file could not be written
+
+
+class WriteError(click.ClickException):
+    """A folder that cannot be written (read-only, full, no permission): one line, exit status 74."""
+
+    exit_code = EX_IOERR
+
+
+@contextlib.contextmanager
+def writes(folder: Path, option: str = "--results-dir", what: str = "results folder"):
+    """Any OSError while writing under ``folder`` ends the command with one WriteError naming it."""
+    try:
+        with writing(folder, option, what):
+            yield
+    except StoreError as exc:
+        raise WriteError(str(exc)) from None
+
+
+def split_csv(values: tuple[str, ...]) -> list[str]:
+    return [v for item in values for v in item.split(",") if v]
+
+
+def registry_for(plugins: tuple[str, ...]) -> Registry:
+    """Every command's scan: safe, so a plugin that ends or hangs the process at import is listed
+    as broken instead of ending the command (see bench.plugins.probe)."""
+    from bench.plugins.probe import ProbeError
+
+    try:
+        return discover(extra_dirs=plugins, safe=True)
+    except (FileNotFoundError, ProbeError) as exc:
+        raise click.UsageError(str(exc))
+
+
+def suite_for(reg: Registry, name: str):
+    try:
+        return load_suite(reg.suite_path(name), name=Path(name).stem)
+    except (KeyError, SuiteError) as exc:
+        raise click.UsageError(exc.args[0] if exc.args else str(exc))
+
+
+def seeds_option(ctx, param, value: str | None) -> list[int] | None:
+    """--seeds 0,1,2: integers, each once (a repeated seed would be the same run twice)."""
+    if value is None:
+        return None
+    from bench.run.suite import duplicates
+
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers, e.g. 0,1,2",
+                                 param_hint="--seeds") from None
+    if not seeds:
+        raise click.BadParameter("give at least one seed, e.g. 0,1,2", param_hint="--seeds")
+    dupes = duplicates(seeds)
+    if dupes:
+        raise click.BadParameter(f"seed {', '.join(map(str, dupes))} given more than once in {value!r}",
+                                 param_hint="--seeds")
+    return seeds
+
+
+def device_option(ctx, param, value: str) -> str:
+    """auto, cpu, cuda or cuda:N; anything else is a usage error now, not a failed run later."""
+    import re
+
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", value):
+        raise click.BadParameter(f"{value!r} is not a device; use auto, cpu, cuda or cuda:N (N = GPU index)",
+                                 param_hint="--device")
+    return value
+
+
+def timeout_option(ctx, param, value: float | None) -> float | None:
+    """A positive, finite number of seconds (click's range lets nan and inf through)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds; give a positive number, or leave "
+                                 "--timeout out for no limit", param_hint="--timeout")
+    return value
+
+
+plugins_option = click.option("--plugins", "plugins", multiple=True, type=click.Path(file_okay=False),
+                              help="Extra folder of plugin files (*.py) and suites (*.toml); repeatable.")
+results_option = click.option("--results-dir", type=click.Path(file_okay=False), default="results",
+                              show_default=True, help="Where run records (runs/) and tables go.")
+
+
+
+def origin_short(origin) -> str:
+    if origin.path:
+        p = Path(origin.path)
+        return f"{p.parent.name}/{p.name}"
+    return f"{origin.distribution} {origin.version}"

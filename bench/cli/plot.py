@@ -1,0 +1,139 @@
+"""`bench plot`: PNG figures from records (and the learned embeddings of one fit)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bench.data import paths
+from bench.results.store import Store
+from bench.cli.options import (plugins_option,
+                               registry_for, results_option, suite_for)
+
+
+@click.group()
+def plot() -> None:
+    """PNG figures (headless): learning curves, metric bars, time vs metric, learned embeddings."""
+
+
+@plot.command("curves")
+@click.option("--suite", "suite_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/learning-curves.png).")
+@results_option
+@plugins_option
+def plot_curves(suite_name, out, results_dir, plugins) -> None:
+    """Train loss and valid metric per epoch for every run of SUITE that has a history."""
+    from bench.report import plots, table
+
+    reg = registry_for(plugins)
+    suite = suite_for(reg, suite_name)
+    recs = table.latest_records(suite, reg, Store(Path(results_dir)))
+    path = Path(out) if out else Path(results_dir) / suite.name / "learning-curves.png"
+    try:
+        plots.learning_curves(recs, path, title=f"{suite.name}: learning curves")
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"wrote {path}")
+
+
+@plot.command("bars")
+@click.option("--suite", "suite_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/metric-bars.png).")
+@results_option
+@plugins_option
+def plot_bars(suite_name, out, results_dir, plugins) -> None:
+    """The headline metric per method and dataset: bars of the mean, error bars ± std over seeds."""
+    _plot_sections(suite_name, out, results_dir, plugins, "metric_bars", "metric-bars.png", "metric (mean ± std over seeds)")
+
+
+@plot.command("scatter")
+@click.option("--suite", "suite_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/time-vs-metric.png).")
+@results_option
+@plugins_option
+def plot_scatter(suite_name, out, results_dir, plugins) -> None:
+    """Fit seconds against the headline metric, one point per run."""
+    _plot_sections(suite_name, out, results_dir, plugins, "time_vs_metric", "time-vs-metric.png", "fit time vs metric")
+
+
+def _plot_sections(suite_name, out, results_dir, plugins, fn, default_name, what) -> None:
+    from bench.report import plots, table
+
+    reg = registry_for(plugins)
+    suite = suite_for(reg, suite_name)
+    path = Path(out) if out else Path(results_dir) / suite.name / default_name
+    try:
+        sections = table.build(suite, reg, Store(Path(results_dir)))
+        getattr(plots, fn)(sections, path, title=f"{suite.name}: {what}")
+    except (ValueError, table.TableError) as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"wrote {path}")
+
+
+@plot.command("depth")
+@click.option("--suite", "suite_name", default="resnet-depth", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="PNG path (default results/SUITE/depth-curves.png).")
+@results_option
+@plugins_option
+def plot_depth(suite_name, out, results_dir, plugins) -> None:
+    """He et al.'s Fig. 1: training and held-out error per epoch, plain vs residual networks;
+    also writes the final errors as Markdown beside the PNG (depth-errors.md)."""
+    from bench.report import plots, table
+
+    reg = registry_for(plugins)
+    suite = suite_for(reg, suite_name)
+    recs = [r for r in table.latest_records(suite, reg, Store(Path(results_dir))) if r.status == "ok"]
+    path = Path(out) if out else Path(results_dir) / suite.name / "depth-curves.png"
+    try:
+        plots.depth_curves(recs, path, title=f"{suite.name}: CIFAR-10 error per epoch "
+                                              f"(dashed: training, solid: held-out valid)")
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    md = path.with_name("depth-errors.md")
+    md.write_text(plots.depth_table(recs))
+    click.echo(f"wrote {path} and {md}")
+
+
+@plot.command("embeddings")
+@click.option("--dataset", required=True, help="Dataset name, e.g. rossmann.")
+@click.option("--split", help="Split name (default: the dataset's default).")
+@click.option("--variant", default="ee", show_default=True, help="A method variant with an embeddings() method.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--columns", required=True, help="Comma-separated categorical columns, e.g. state,store.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False))
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--label-top", type=int, default=0,
+              help="Label only the N most frequent levels of each column in train (e.g. the most rated movies).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG path.")
+@plugins_option
+def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, cache_dir, label_top, out,
+                    plugins) -> None:
+    """Project learned entity embeddings to 2-D (PCA). Reuses the network a "with EE" run trained
+    on the same dataset, split and seed (from the cache folder), else trains it once."""
+    from bench.report import plots
+    from bench.run.inspect import fitted_helper
+
+    reg = registry_for(plugins)
+    try:
+        fitted = fitted_helper(reg, dataset, split, variant, seed, device,
+                               paths.data_dir(data_dir), paths.cache_dir(cache_dir))
+    except (KeyError, TypeError) as exc:
+        raise click.UsageError(exc.args[0])
+    model, task, ds, split, ddir = fitted.model, fitted.task, fitted.dataset, fitted.split, fitted.data_dir
+    cols = [c for c in columns.split(",") if c]
+    names = dict(task.categories or {})
+    if hasattr(ds, "level_names"):  # e.g. movie titles for MovieLens item codes
+        names.update({c: ds.level_names(task, c, ddir) or names.get(c) for c in cols})
+    top = None
+    if label_top:
+        import numpy as np
+
+        train_X = task.part("train").X
+        top = {c: np.bincount(train_X[c].to_numpy(), minlength=task.schema.categorical[c]).argsort()[::-1][:label_top].tolist()
+               for c in cols}
+    path = plots.embedding_projection(model.embeddings(), names, cols, Path(out), label_codes=top,
+                                      title=f"{variant} embeddings on {dataset}/{split} "
+                                            f"(fingerprint {task.split.fingerprint}, seed {seed})")
+    click.echo(f"wrote {path}")
+

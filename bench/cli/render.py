@@ -1,0 +1,132 @@
+"""`bench table`, `bench export`, `bench report`: rendering records, never running anything."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bench.results.store import Store
+from bench.run.suite import SuiteError
+from bench.cli.options import (plugins_option,
+                               registry_for, results_option, suite_for,
+                               writes)
+
+
+@click.command("table")
+@click.option("--suite", "suite_name", required=True, help="Suite name or .toml path.")
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "html", "csv"]), default="md", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--ci", is_flag=True, help="Add the 95 % t interval of the mean to metric cells.")
+@click.option("--compare-to", help="Row label or variant for the paired tests (▲/▼); default: the suite's "
+                                   "[table] compare_to; '' for none.")
+@click.option("--test", type=click.Choice(["t-test", "wilcoxon"]), help="Paired test over seeds (default: the suite's).")
+@click.option("--check", is_flag=True, help="Compare the records with the committed numbers (--against); "
+                                            "exit 1 with a readable diff when a number moved.")
+@click.option("--write-expected", is_flag=True, help="Write the records' numbers to --against (regenerate).")
+@click.option("--against", type=click.Path(dir_okay=False),
+              help="Expected-numbers file for --check / --write-expected [default: results/SUITE/expected.json].")
+@results_option
+@plugins_option
+def table_cmd(suite_name, fmt, out, ci, compare_to, test, check, write_expected, against, results_dir, plugins) -> None:
+    """Render a suite's comparison table from the stored records (no data needed).
+
+    With several datasets an average-rank table follows. --check / --write-expected compare with
+    or rewrite the committed expected numbers instead (what CI runs on the smoke suite).
+    """
+    from bench.report import table
+    from bench.report.render import render as render_table
+
+    reg = registry_for(plugins)
+    suite = suite_for(reg, suite_name)
+    if check or write_expected:
+        _check_expected(suite, reg, Store(Path(results_dir)), against, check, write_expected)
+        return
+    try:
+        sections = table.build(suite, reg, Store(Path(results_dir)), compare_to=compare_to, test=test)
+        ranks = table.average_ranks(sections)
+        text = render_table(sections + ([ranks] if ranks else []), fmt,
+                            title=suite.table.title or f"suite {suite.name}", ci=ci)
+    except table.TableError as exc:
+        raise click.ClickException(str(exc))
+    except (KeyError, SuiteError) as exc:
+        raise click.UsageError(exc.args[0] if exc.args else str(exc))
+    if out:
+        with writes(Path(out).absolute().parent, "another --out", "folder"):
+            Path(out).write_text(text)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text)
+
+
+def _check_expected(suite, reg, store, against, check, write_expected) -> None:
+    from bench.report import expected
+
+    path = Path(against) if against else expected.default_path(suite)
+    now = expected.snapshot(suite, reg, store)
+    if write_expected:
+        with writes(path.absolute().parent, "another --against", "folder"):
+            expected.write(path, now)
+        click.echo(f"wrote {path} ({len(now['runs'])} runs)")
+        return
+    try:
+        committed = expected.read(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc))
+    diffs = expected.compare(committed, now, suite)
+    click.echo(expected.report(diffs, path, suite, len(now["runs"])))
+    sys.exit(1 if diffs else 0)
+
+
+@click.command("export")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Parquet file to write, e.g. runs.parquet.")
+@click.option("--suite", "suite_name", help="Only the records this suite's table shows (default: every record).")
+@results_option
+@plugins_option
+def export_cmd(out, suite_name, results_dir, plugins) -> None:
+    """Write run records as one flat parquet table (read it with pandas.read_parquet).
+
+    Columns: identity, status/error, times, metric.<name>, param.<name>, hardware, versions;
+    the per-epoch history stays as JSON text.
+    """
+    from bench.results import export
+    from bench.report import table
+
+    store = Store(Path(results_dir))
+    if suite_name:
+        reg = registry_for(plugins)
+        records = [r for _, r in table.chosen_records(suite_for(reg, suite_name), reg, store) if r is not None]
+    else:
+        records = list(store.records())
+    if not records:
+        raise click.ClickException(f"no run records in {Path(results_dir) / 'runs'}")
+    with writes(Path(out).absolute().parent, "another --out", "folder"):
+        path, n = export.write_parquet(records, Path(out))
+    click.echo(f"wrote {path} ({n} records)")
+
+
+@click.command("report")
+@click.option("--suite", "suite_names", multiple=True, required=True,
+              help="Suite(s) to write a page for (repeatable).")
+@click.option("--compare-to", help="Row label or variant for the paired tests (default: the suite's compare_to).")
+@click.option("--no-plots", is_flag=True, help="Tables and provenance only.")
+@results_option
+@plugins_option
+def report_cmd(suite_names, compare_to, no_plots, results_dir, plugins) -> None:
+    """Write results/SUITE/README.md (tables, average ranks, plots, provenance) and rewrite the
+    index results/README.md. Rendering only: nothing is fitted."""
+    from bench.report import pages as report, table
+
+    reg = registry_for(plugins)
+    store = Store(Path(results_dir))
+    for name in suite_names:
+        suite = suite_for(reg, name)
+        try:
+            with writes(Path(results_dir)):
+                page = report.suite_page(suite, reg, store, Path(results_dir), compare_to=compare_to,
+                                         with_plots=not no_plots)
+        except table.TableError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(f"wrote {page}")
+    with writes(Path(results_dir)):
+        click.echo(f"wrote {report.index(reg, store, Path(results_dir))}")

@@ -1,0 +1,1 @@
+"""Files: data and cache folders, safe paths, locks, signed artifacts, archives."""

@@ -1,0 +1,1 @@
+"""Building blocks for method plugins: feature encodings and base classes."""

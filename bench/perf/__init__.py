@@ -1,0 +1,1 @@
+"""Speed against peers and harness overhead (`bench perf`)."""

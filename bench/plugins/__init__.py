@@ -1,0 +1,1 @@
+"""Finding plugins: the registry, the import probe, contract checks, the scaffold."""

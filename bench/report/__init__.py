@@ -1,0 +1,1 @@
+"""Rendering records: tables, statistics, plots, pages, expected numbers."""

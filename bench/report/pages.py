@@ -1,0 +1,136 @@
+"""Result pages: ``results/SUITE/README.md`` (tables, plots, provenance), the page a user opens
+on GitHub, and ``results/README.md``, the index of every suite with records.
+
+Rendering only: pages are made from stored records, never by fitting anything. The text depends
+only on the records (no "generated at" clock), so regenerating unchanged results changes nothing.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from bench import __version__
+from bench.report import plots, table
+from bench.report.render import render as render_table
+from bench.data.paths import write_file
+from bench.plugins.registry import Registry
+from bench.results.store import Store
+from bench.run.suite import Suite, SuiteError, load_suite
+
+PLOTS = (  # file, function, alt text
+    ("metric-bars.png", "metric_bars", "headline metric per method, mean ± std over seeds"),
+    ("time-vs-metric.png", "time_vs_metric", "fit seconds against the headline metric"),
+)
+
+
+def suite_page(suite: Suite, registry: Registry, store: Store, results_dir: Path,
+               compare_to: str | None = None, with_plots: bool = True) -> Path:
+    """Write results_dir/SUITE/README.md and its plots; returns the page's path."""
+    out = Path(results_dir) / suite.name
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = _runnable(registry, table.chosen_records(suite, registry, store))
+    sections = table.build(suite, registry, store, compare_to=compare_to)
+    ranks = table.average_ranks(sections)
+    figures = []
+    if with_plots:
+        for name, fn, alt in PLOTS:
+            try:
+                getattr(plots, fn)(sections, out / name, title=f"{suite.name}: {alt}")
+                figures.append((name, alt))
+            except ValueError:
+                pass
+        try:
+            plots.learning_curves(table.latest_records(suite, registry, store), out / "learning-curves.png",
+                                  title=f"{suite.name}: learning curves")
+            figures.append(("learning-curves.png", "training loss and valid metric per epoch"))
+        except ValueError:
+            pass  # no run of this suite has a per-epoch history
+    lines = [f"# {suite.table.title or 'suite ' + suite.name}", ""]
+    if suite.description:
+        lines += [suite.description, ""]
+    lines += _status_lines(suite, chosen), ""
+    lines += ["## Results", "", render_table(sections, "md", ci=True).strip(), ""]
+    lines += ["Cells: mean ± std over seeds (each table's footnote says which: model seeds on one split, "
+              "resampled splits or folds), then the 95 % t interval of the mean in brackets "
+              "(shown from two seeds on).", ""]
+    if ranks:
+        lines += ["## Average rank across datasets", "", render_table([ranks], "md").strip(), ""]
+    if figures:
+        lines += ["## Plots", ""]
+        lines += [f"![{alt}]({name})\n" for name, alt in figures]
+    extra = sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".md", ".json", ".csv", ".tex")
+                   and p.name != "README.md" and p.name not in {f for f, _ in figures})
+    lines += ["## Provenance", "",
+              f"- Suite file: `{_rel(suite.path)}`; seeds {', '.join(map(str, suite.seeds))}"
+              + (f"; split seeds {', '.join(map(str, suite.split_seeds))}" if suite.split_seeds != [0] else ""),
+              f"- Made by `bench report --suite {suite.name}` (bench {__version__}) from the run records in "
+              f"`{_rel(store.runs)}`; rendering only, nothing is fitted",
+              f"- Regenerate: `bench run --suite {suite.name}` (add `--data-dir` for real data), then "
+              f"`bench report --suite {suite.name}`",
+              "- Command, hardware, versions and split fingerprint of the runs: in each table's footnote"]
+    if extra:
+        lines.append("- Other files here: " + ", ".join(f"[{n}]({n})" for n in extra))
+    page = out / "README.md"
+    write_file(page, "\n".join(lines).rstrip() + "\n")
+    return page
+
+
+def _runnable(registry: Registry, chosen: list) -> list:
+    """The runs that can happen: a method paired with a task kind it does not support is n/a."""
+    return [(s, r) for s, r in chosen
+            if registry.dataset(s.dataset).cls.kind in registry.method(s.method).cls.kinds]
+
+
+def _status_lines(suite: Suite, chosen) -> str:
+    recorded = [r for _, r in chosen if r is not None]
+    statuses = Counter(r.status for r in recorded)
+    last = max((r.finished_at for r in recorded), default="")
+    text = (f"{len(recorded)} of {len(chosen)} planned runs recorded"
+            + (" (" + ", ".join(f"{n} {st}" for st, n in sorted(statuses.items())) + ")" if recorded else ""))
+    if last:
+        text += f"; newest record {last[:10]}"
+    return text + "."
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def index(registry: Registry, store: Store, results_dir: Path) -> Path:
+    """results_dir/README.md: every suite with at least one record, and other result files."""
+    results_dir = Path(results_dir)
+    rows = []
+    for name, path in sorted(registry.suites.items()):
+        try:
+            suite = load_suite(path, name)
+            chosen = _runnable(registry, table.chosen_records(suite, registry, store))
+        except (SuiteError, KeyError, ValueError):
+            continue  # a suite naming a plugin that is not installed: nothing of it can be shown
+        recorded = [r for _, r in chosen if r is not None]
+        if not recorded:
+            continue
+        page = results_dir / name / "README.md"
+        link = f"[{name}/README.md]({name}/README.md)" if page.exists() else f"`bench report --suite {name}`"
+        datasets = ", ".join(dict.fromkeys(f"{s.dataset}/{s.split}" for s, _ in chosen))
+        failed = sum(r.status != "ok" for r in recorded)
+        runs = f"{len(recorded)}/{len(chosen)}" + (f" ({failed} not ok)" if failed else "")
+        rows.append(f"| `{name}` | {suite.description} | {datasets} | {runs} | "
+                    f"{max(r.finished_at for r in recorded)[:10]} | {link} |")
+    lines = ["# Results", "",
+             "Every suite with run records, made by the commands their pages name (nothing here is typed "
+             "by hand). Rebuild this index and a suite's page with `bench report --suite NAME`.", "",
+             "| suite | what | datasets / splits | runs recorded / planned | newest | page |",
+             "|---|---|---|---|---|---|", *rows]
+    others = sorted(p for p in results_dir.glob("*/*.md")
+                    if p.name != "README.md" and p.parent.name not in registry.suites)
+    if others:
+        lines += ["", "Other results:", ""] + [f"- [{p.relative_to(results_dir)}]({p.relative_to(results_dir)})"
+                                                for p in others]
+    lines += ["", f"Run records: `runs/` ({sum(1 for _ in store.records())} JSON files, one per run); "
+                  "`bench export --out runs.parquet` gives them as one table for pandas."]
+    out = results_dir / "README.md"
+    write_file(out, "\n".join(lines) + "\n")
+    return out

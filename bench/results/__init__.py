@@ -1,0 +1,1 @@
+"""Run records on disk: the store and its export."""

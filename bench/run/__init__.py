@@ -1,0 +1,1 @@
+"""Running: one run (execute), a suite (suite_runner), executors, workers, limits, progress."""

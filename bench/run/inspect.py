@@ -1,0 +1,42 @@
+"""One fit outside a suite, to look inside it (`bench plot embeddings`): the same shared fit a
+"with EE" run trains, reused from the cache folder when that run already trained it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.core import environment
+from bench.core.method import FitContext, Method
+from bench.core.spec import RunSpec
+from bench.core.task import Task
+from bench.data.artifacts import ArtifactCache
+from bench.plugins.registry import Registry
+from bench.run.execute import load_task, resolve_method, task_key
+
+
+@dataclass
+class Fitted:
+    model: Method
+    task: Task
+    dataset: Any  # the dataset plugin instance (for level names)
+    split: str
+    data_dir: Path
+
+
+def fitted_helper(reg: Registry, dataset: str, split: str | None, variant: str, seed: int, device: str,
+                  data_dir: Path, cache_dir: Path, need: str = "embeddings") -> Fitted:
+    """``variant`` fitted on ``dataset``'s split through the shared-fit cache; KeyError for an
+    unknown name, TypeError when the method has no ``need`` method."""
+    ds = reg.dataset(dataset).build()
+    split = ds.check_split(split)
+    reg.method(variant)
+    spec = RunSpec(suite="", dataset=dataset, dataset_params=(), split=split, method=variant, params=(), seed=seed)
+    task = load_task(reg, spec, data_dir, cache_dir)
+    ctx = FitContext(seed=seed, device=environment.resolve_device(device), artifacts=ArtifactCache(cache_dir),
+                     task_key=task_key(spec, task), dataset=dataset)
+    ctx.resolve_method = lambda v, o: resolve_method(reg, v, o)
+    model = ctx.fitted(variant, task.part("train"), task.part("valid"))
+    if not hasattr(model, need):
+        raise TypeError(f"method {variant} has no {need}()")
+    return Fitted(model, task, ds, split, data_dir)
