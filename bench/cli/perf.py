@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from bench.data import paths
-from bench.cli.options import (plugins_option,
+from bench.cli.options import (plugins_option, results_option,
                                registry_for, suite_for)
 
 
@@ -181,4 +181,31 @@ def perf_collab(folds, release, methods, peers, seed, data_dir, cache_dir, out, 
                 "scored on its .test rows; RMSE and MAE are means over the folds, fit seconds their sum.", ""]
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text("\n".join(head + [table, ""] + lines) + "\n")
+        click.echo(f"wrote {out}", err=True)
+
+
+@perf.command("cli")
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Runs per command; the median wall time and the largest peak memory are shown.")
+@click.option("--runs", "n_runs", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Tiny runs for the harness overhead per run.")
+@results_option
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the figures as Markdown here.")
+def perf_cli(repeat, n_runs, results_dir, out) -> None:
+    """What bench itself costs: `bench table` / `bench list` start (wall time, peak memory), the
+    parent of `bench run`, a tree-baseline worker's start, the harness overhead per tiny run;
+    each against its target. Measure on a quiet machine."""
+    from tabulate import tabulate
+
+    from bench.core import environment
+    from bench.perf import startup
+
+    rows = startup.measure(Path(results_dir), repeat=repeat, n_runs=n_runs, echo=click.echo)
+    if out:
+        text = "\n".join(["# bench perf cli", "", f"- Command: `{environment.command_line()}`",
+                          f"- Hardware: {environment.hardware('cpu')}",
+                          "- Versions: " + ", ".join(f"{k} {v}" for k, v in environment.versions().items()),
+                          "", tabulate(rows, headers="keys", tablefmt="github"), ""])
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
         click.echo(f"wrote {out}", err=True)
