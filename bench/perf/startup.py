@@ -6,12 +6,11 @@ list`), the peak memory of the parent of `bench run` (its workers excluded), the
 that runs a tree baseline (spawn, imports, plugin file), and the harness overhead per run on many
 tiny runs (wall time minus the plugins' own fit + predict time, per run).
 
-Peak memory of a command is the child's own high-water mark (``os.wait4``'s ``ru_maxrss``); the
-parent of `bench run` has children, so its resident size is sampled instead (psutil, every 10 ms).
+Peak memory is each process's own high-water mark (VmHWM), read by the process itself at exit, so
+the parent of `bench run` is measured without its workers.
 """
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -26,44 +25,32 @@ TARGETS = {"bench table --suite smoke": (0.5, 150.0), "bench list": (None, None)
            "harness overhead per run": (0.020, None)}
 
 
-def _bench_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bench", *args]
+# Runs a module as `python -m` would and, at exit, writes its own peak resident size (VmHWM of
+# /proc/self/status) to a file. Not ru_maxrss: after fork + exec that still counts the pages the
+# forked copy of a large parent (pytest, this command) touched before exec.
+_HWM = ("import atexit, runpy, sys; out, mod = sys.argv[1], sys.argv[2]; "
+        "atexit.register(lambda: open(out, 'w').write(next(l for l in open('/proc/self/status') "
+        "if l.startswith('VmHWM')).split()[1])); sys.argv = [mod] + sys.argv[3:]; "
+        "runpy.run_module(mod, run_name='__main__', alter_sys=True)")
 
 
-def command_cost(argv: list[str], repeat: int, cwd: Path | None = None) -> dict[str, float]:
-    """Median wall seconds and largest peak RSS (MB) of ``argv`` over ``repeat`` runs."""
-    walls, peaks = [], []
-    for _ in range(repeat):
+def timed(args: list[str], module: str = "bench", cwd: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and own peak MB of ``python -m module args`` (its children not counted)."""
+    with tempfile.NamedTemporaryFile(prefix="bench-perf-hwm-") as f:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        walls.append(time.perf_counter() - t0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        proc = subprocess.run([sys.executable, "-c", _HWM, f.name, module, *args], cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall = time.perf_counter() - t0
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}: {err[-2000:]}")
-        peaks.append(usage.ru_maxrss / 1024)  # KB on Linux
-    return {"wall_s": statistics.median(walls), "peak_mb": max(peaks)}
+            raise RuntimeError(f"python -m {' '.join([module, *args])} exited with {proc.returncode}: "
+                               f"{proc.stderr.decode(errors='replace')[-2000:]}")
+        return wall, int(Path(f.name).read_text() or 0) / 1024  # kB -> MB
 
 
-def parent_peak(argv: list[str], cwd: Path | None = None) -> dict[str, float]:
-    """Wall seconds and the peak resident size of ``argv``'s own process (not its children)."""
-    import psutil
-
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    me, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, me.memory_info().rss)
-        except psutil.Error:
-            break
-        time.sleep(0.01)
-    wall = time.perf_counter() - t0
-    if proc.wait() != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}: "
-                           f"{proc.stderr.read().decode(errors='replace')[-2000:]}")
-    return {"wall_s": wall, "peak_mb": peak / 2**20}
+def command_cost(args: list[str], repeat: int, module: str = "bench", cwd: Path | None = None) -> dict[str, float]:
+    """Median wall seconds and largest own peak memory (MB) of ``python -m module args``."""
+    runs = [timed(args, module, cwd) for _ in range(repeat)]
+    return {"wall_s": statistics.median(w for w, _ in runs), "peak_mb": max(m for _, m in runs)}
 
 
 _WORKER_START = textwrap.dedent("""
@@ -121,12 +108,9 @@ def harness_overhead(n_runs: int, jobs: int = 1) -> dict[str, float]:
         (root / "plugins" / "perf.toml").write_text(
             f'description = "harness overhead"\nseeds = {list(range(n_runs))}\n'
             '[[datasets]]\nname = "breast-cancer"\n[[methods]]\nvariant = "perf-majority"\n')
-        argv = _bench_argv("run", "--suite", "perf", "--plugins", str(root / "plugins"), "--results-dir",
-                           str(root / "results"), "--cache-dir", str(root / "cache"), "--quiet",
-                           "--format", "none", "--jobs", str(jobs))
-        t0 = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True)
-        wall = time.perf_counter() - t0
+        wall, _ = timed(["run", "--suite", "perf", "--plugins", str(root / "plugins"), "--results-dir",
+                         str(root / "results"), "--cache-dir", str(root / "cache"), "--quiet",
+                         "--format", "none", "--jobs", str(jobs)])
         recs = [r for r in Store(root / "results").records() if r.status == "ok"]
     plugin = sum((r.fit_seconds or 0.0) + (r.predict_seconds or 0.0) for r in recs)
     if len(recs) != n_runs:
@@ -150,12 +134,12 @@ def measure(results_dir: Path, repeat: int = 5, n_runs: int = 200,
         echo(f"{what:<28} {rows[-1]['wall_s']!s:>8} s {rows[-1]['peak_mb']!s:>8} MB  target {rows[-1]['target'] or '-'}"
              f"  {rows[-1]['met']}  {note}")
 
-    table = command_cost(_bench_argv("table", "--suite", "smoke", "--results-dir", str(results_dir)), repeat)
+    table = command_cost(["table", "--suite", "smoke", "--results-dir", str(results_dir)], repeat)
     row("bench table --suite smoke", table["wall_s"], table["peak_mb"], f"median of {repeat}")
-    listing = command_cost(_bench_argv("list"), repeat)
+    listing = command_cost(["list"], repeat)
     row("bench list", listing["wall_s"], listing["peak_mb"], f"median of {repeat}")
     with tempfile.TemporaryDirectory(prefix="bench-perf-cli-run-") as tmp:
-        run = parent_peak(_bench_argv("run", "--suite", "smoke", "--results-dir", tmp, "--quiet", "--format", "none"))
+        run = command_cost(["run", "--suite", "smoke", "--results-dir", tmp, "--quiet", "--format", "none"], 1)
     row("parent of bench run", run["wall_s"], run["peak_mb"], "smoke suite, --jobs 1, fresh results folder")
     start = worker_start(repeat)
     row("worker start (knn)", start["wall_s"], None, f"median of {repeat}; imports torch: {start['imports_torch']}")
