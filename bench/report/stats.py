@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as _st
+
+
+def _st():
+    """scipy.stats, imported on first use: a table without intervals or tests never pays for it."""
+    from scipy import stats
+
+    return stats
 
 ALPHA = 0.05  # significance level of the paired comparison marks
 TESTS = ("t-test", "wilcoxon")
@@ -25,7 +31,7 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     mean, sem = float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v)))
     if sem == 0.0:
         return mean, mean
-    half = float(_st.t.ppf(0.5 + level / 2, df=len(v) - 1)) * sem
+    half = float(_st().t.ppf(0.5 + level / 2, df=len(v) - 1)) * sem
     return mean - half, mean + half
 
 
@@ -71,11 +77,11 @@ def paired(values: dict[int, float], reference: dict[int, float], lower_is_bette
 
 def _pvalue(a: np.ndarray, b: np.ndarray, test: str) -> float:
     if test == "t-test":
-        return float(_st.ttest_rel(a, b).pvalue)  # constant nonzero differences: p = 0
-    return float(_st.wilcoxon(a, b).pvalue)
+        return float(_st().ttest_rel(a, b).pvalue)  # constant nonzero differences: p = 0
+    return float(_st().wilcoxon(a, b).pvalue)
 
 
 def ranks(means: Sequence[float], lower_is_better: bool) -> np.ndarray:
     """Rank 1 = best; ties share the average of their ranks."""
     v = np.asarray(means, dtype=np.float64)
-    return _st.rankdata(v if lower_is_better else -v, method="average")
+    return _st().rankdata(v if lower_is_better else -v, method="average")
