@@ -253,3 +253,21 @@ def test_machinery_is_followed_but_not_hashed(tmp_path, monkeypatch):
     assert identity.files_identity(files) == before  # ... but not part of the digest
     fake[identity.BENCH_DIR / "methods" / "features.py"] = "1" * 16
     assert identity.files_identity(files) != before
+
+
+def test_a_reused_closure_sees_edits_and_new_modules(tmp_path):
+    """The per-process closure cache must never hide a change: an edited file, or a module that
+    appears where an import now resolves, gives a new closure."""
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    plugin = pkg / "plugin.py"
+    plugin.write_text("from mypkg import helper\n")
+    roots = {"mypkg": tmp_path}
+    first = identity.closure([plugin], roots)
+    assert pkg / "helper.py" not in first
+    (pkg / "helper.py").write_text("from mypkg import deep\n")  # the import now resolves
+    second = identity.closure([plugin], roots)
+    assert pkg / "helper.py" in second
+    (pkg / "deep.py").write_text("X = 1\n")
+    assert pkg / "deep.py" in identity.closure([plugin], roots)
