@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 KINDS = ("regression", "classification", "image-classification", "rating")
 
@@ -91,7 +90,7 @@ class Task:
 
     def part(self, name: str) -> Part:
         rows = getattr(self.split, name)
-        if isinstance(self.X, pd.DataFrame):
+        if hasattr(self.X, "iloc"):  # a DataFrame (pandas is not imported just to ask)
             X = self.X.iloc[rows].reset_index(drop=True)
         else:
             X = self.X[rows]
