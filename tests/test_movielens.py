@@ -25,7 +25,7 @@ from bench.plugins.registry import load_file
 ROOT = Path(__file__).resolve().parents[1]
 
 
-M = load_file(ROOT / "datasets" / "movielens.py")  # by path, as the registry loads it
+M = load_file(ROOT / "datasets" / "movielens")  # by path, as the registry loads it
 COLS = list(M.COLUMNS)
 
 
