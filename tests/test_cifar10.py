@@ -1,4 +1,4 @@
-"""Tests of datasets/cifar10.py and datasets/digits.py: the official python archive (built here in
+"""Tests of datasets/cifar10/ and datasets/digits.py: the official python archive (built here in
 its exact format: pickled batches in cifar-10-batches-py/ inside a .tar.gz), the image-folder
 layout, the split, the verified download from a local server, and the embedded digits set."""
 from __future__ import annotations

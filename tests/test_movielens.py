@@ -1,4 +1,4 @@
-"""Tests of datasets/movielens.py: the published file formats, the splits, the verified download
+"""Tests of datasets/movielens/: the published file formats, the splits, the verified download
 and the generator.
 
 Everything is built here (small files in the exact published formats, in tmp_path); nothing

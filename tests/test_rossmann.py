@@ -1,4 +1,4 @@
-"""Tests of datasets/rossmann.py: Kaggle's file format, the cache, both splits and the generator.
+"""Tests of datasets/rossmann/: Kaggle's file format, the cache, both splits and the generator.
 
 Everything is built here (small CSVs in tmp_path); nothing needs the real data.
 """

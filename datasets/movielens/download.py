@@ -24,7 +24,6 @@ def downloads_enabled() -> bool:
     return os.environ.get("BENCH_MOVIELENS_DOWNLOAD", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
-
 def manual_steps(release: str, dest: Path) -> str:
     checksum = CHECKSUMS.get(release)
     check = (f"check its {checksum[0]} is {checksum[1]}" if checksum else
