@@ -81,7 +81,6 @@ def fold_split(table: pd.DataFrame, folder: Path, fold: str, release: str = "ml-
                  _positions(test))
 
 
-
 def make_split(table: pd.DataFrame, split: str, folder: Path | None = None,
                release: str = "ml-100k", split_seed: int = SPLIT_SEED) -> Split:
     if split == "random":
