@@ -60,10 +60,9 @@ class FromSubmodule(Method):
 def write_package(folder: Path, name: str = "centred", helpers: str = HELPERS) -> Path:
     pkg = folder / name
     pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text(textwrap.dedent(INIT))
     (pkg / "helpers.py").write_text(textwrap.dedent(helpers))
     (pkg / "model.py").write_text(textwrap.dedent(MODEL))
-    # the __init__ above imports the module `model`; export its class too
+    # the __init__ imports the module `model` and exports its class too
     (pkg / "__init__.py").write_text(textwrap.dedent(INIT) + "FromSubmodule = model.FromSubmodule\n")
     return pkg
 
