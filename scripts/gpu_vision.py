@@ -40,9 +40,9 @@ TARGET = 0.94
 # -- prepare: PNGs -> parts --------------------------------------------------------------------
 
 def _sha256(path: Path) -> str:
-    from bench.data.archive import file_digest  # bench is on PYTHONPATH; imported late like the rest
+    from bench.data.download import file_checksum  # bench is on PYTHONPATH; imported late like the rest
 
-    return file_digest(path, "sha256")
+    return file_checksum(path, "sha256")
 
 
 def write_parts(arrays: dict[str, np.ndarray], out: Path, part_mib: float = 60.0) -> Path:

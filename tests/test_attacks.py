@@ -385,7 +385,7 @@ def test_an_existing_folder_keeps_its_mode(tmp_path):
 
 # -- other reads from a cache: the CIFAR-10 uint8 arrays ---------------------------------------------
 
-C = load_file(ROOT / "datasets" / "cifar10.py")
+C = load_file(ROOT / "datasets" / "cifar10")
 
 
 def _arrays():

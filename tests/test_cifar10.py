@@ -1,4 +1,4 @@
-"""Tests of datasets/cifar10.py and datasets/digits.py: the official python archive (built here in
+"""Tests of datasets/cifar10/ and datasets/digits.py: the official python archive (built here in
 its exact format: pickled batches in cifar-10-batches-py/ inside a .tar.gz), the image-folder
 layout, the split, the verified download from a local server, and the embedded digits set."""
 from __future__ import annotations
@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from bench import FilesMissing, LoadContext
-from bench.data.archive import ChecksumMismatch, UnsafeArchive
+from bench.data.download import ChecksumMismatch
+from bench.data.extract import UnsafeArchive
 from bench.plugins.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
-C = load_file(ROOT / "datasets" / "cifar10.py")  # by path, as the registry loads it
+C = load_file(ROOT / "datasets" / "cifar10")  # by path, as the registry loads it
 D = load_file(ROOT / "datasets" / "digits.py")
 
 
@@ -187,11 +188,11 @@ def test_download_is_verified_then_read(tmp_path, monkeypatch):
     try:
         monkeypatch.setenv("BENCH_CIFAR10_URL", server.url)
         ctx = LoadContext(tmp_path / "data", tmp_path / "cache")
-        monkeypatch.setattr(C, "ARCHIVE_MD5", "0" * 32)  # what the served file is not
+        monkeypatch.setattr(C.read, "ARCHIVE_MD5", "0" * 32)  # what the served file is not
         with pytest.raises(ChecksumMismatch, match="refused and deleted"):
             C.Cifar10(valid_size=10).load(None, ctx)
         assert not list((tmp_path / "data").glob("*.tar.gz*")) and not list((tmp_path / "data").glob(".*part"))
-        monkeypatch.setattr(C, "ARCHIVE_MD5", md5)
+        monkeypatch.setattr(C.read, "ARCHIVE_MD5", md5)
         task = C.Cifar10(valid_size=10).load(None, ctx)
         assert (tmp_path / "data" / C.ARCHIVE).is_file() and len(server.requests) == 2
         np.testing.assert_array_equal(task.X[:100], x)

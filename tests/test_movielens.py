@@ -1,4 +1,4 @@
-"""Tests of datasets/movielens.py: the published file formats, the splits, the verified download
+"""Tests of datasets/movielens/: the published file formats, the splits, the verified download
 and the generator.
 
 Everything is built here (small files in the exact published formats, in tmp_path); nothing
@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bench.data.download
 from bench import FilesMissing, LoadContext
 from bench.plugins.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-M = load_file(ROOT / "datasets" / "movielens.py")  # by path, as the registry loads it
+M = load_file(ROOT / "datasets" / "movielens")  # by path, as the registry loads it
 COLS = list(M.COLUMNS)
 
 
@@ -514,8 +515,9 @@ def test_download_into_cache_when_data_folder_is_read_only(tmp_path, ratings, se
     server.files["/movielens/ml-100k.zip"] = body
     _pin(monkeypatch, body)
     data_dir = tmp_path / "readonly-data"
-    real_writable = M._writable
-    monkeypatch.setattr(M, "_writable", lambda p: Path(p) != data_dir and real_writable(Path(p)))
+    real_writable = bench.data.download.writable
+    monkeypatch.setattr(bench.data.download, "writable",
+                        lambda p, private=False: Path(p) != data_dir and real_writable(Path(p), private))
     ctx = LoadContext(data_dir, tmp_path / "cache")
     first = M.MovieLens().load("temporal", ctx)
     assert (tmp_path / "cache" / "downloads" / "ml-100k" / "u.data").exists()

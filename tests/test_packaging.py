@@ -26,7 +26,10 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_ships_builtin_plugins_outside_the_package(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "_bench_builtin/plugins/knn.py" in names
-    assert "_bench_builtin/datasets/rossmann.py" in names
+    # a plugin package ships whole: its __init__ and its modules, never compiled leftovers
+    assert {"_bench_builtin/datasets/rossmann/__init__.py", "_bench_builtin/datasets/rossmann/read.py",
+            "_bench_builtin/datasets/movielens/splits.py", "_bench_builtin/datasets/cifar10/split.py"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert "_bench_builtin/suites/smoke.toml" in names
     assert {"bench/plugins/templates/method.py.tmpl", "bench/plugins/templates/dataset.py.tmpl",
             "bench/plugins/templates/suite.toml.tmpl"} <= set(names)  # `bench new` works from a wheel
@@ -54,5 +57,6 @@ def test_installed_wheel_discovers_builtins(wheel, tmp_path):
     assert root == str(site / "_bench_builtin")
     assert "'knn'" in methods and "'xgboost'" in methods
     assert "'rossmann'" in datasets and "'rossmann-sim'" in datasets
+    assert "'movielens'" in datasets and "'cifar10'" in datasets  # packages, found in the wheel too
     assert "'smoke'" in suites
     assert specs == "None None"

@@ -1,4 +1,4 @@
-"""Tests of datasets/rossmann.py: Kaggle's file format, the cache, both splits and the generator.
+"""Tests of datasets/rossmann/: Kaggle's file format, the cache, both splits and the generator.
 
 Everything is built here (small CSVs in tmp_path); nothing needs the real data.
 """
@@ -16,7 +16,7 @@ from bench.plugins.registry import load_file
 ROOT = Path(__file__).resolve().parents[1]
 
 
-R = load_file(ROOT / "datasets" / "rossmann.py")  # by path, as the registry loads it
+R = load_file(ROOT / "datasets" / "rossmann")  # by path, as the registry loads it
 
 SMALL = dict(n_stores=8, n_days=200, seed=1)
 ROWS = dict(train_rows=500, valid_rows=100)

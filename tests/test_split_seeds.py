@@ -19,9 +19,9 @@ from bench.run.suite import SuiteError, load_suite
 ROOT = Path(__file__).resolve().parents[1]
 BC = load_file(ROOT / "datasets" / "breast_cancer.py")  # by path, as the registry loads them
 DG = load_file(ROOT / "datasets" / "digits.py")
-R = load_file(ROOT / "datasets" / "rossmann.py")
-M = load_file(ROOT / "datasets" / "movielens.py")
-C = load_file(ROOT / "datasets" / "cifar10.py")
+R = load_file(ROOT / "datasets" / "rossmann")
+M = load_file(ROOT / "datasets" / "movielens")
+C = load_file(ROOT / "datasets" / "cifar10")
 
 # Computed with the code of commit e0979c6, before split seeds existed (every seeded draw used a
 # fixed 0): split seed 0 must give exactly these, or every stored record would stop matching.

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.plugins.loader import INIT, package_files
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -31,8 +33,15 @@ def entry_point_id(group: str, ep) -> str:
 
 
 def file_candidate(path: Path, module: str) -> Candidate:
-    """A plugin file, to be imported under the module name the registry will give it."""
-    return Candidate(id=str(path), fingerprint=sha256(Path(path).read_bytes()), path=str(path), module=module)
+    """A plugin file or package (named by its ``__init__.py``), to be imported under the module name
+    the registry will give it; a package's fingerprint covers every ``.py`` file in it."""
+    path = Path(path)
+    if path.name != INIT:
+        fingerprint = sha256(path.read_bytes())
+    else:
+        fingerprint = sha256("\n".join(f"{f.relative_to(path.parent).as_posix()}\0{sha256(f.read_bytes())}"
+                                       for f in package_files(path)).encode())
+    return Candidate(id=str(path), fingerprint=fingerprint, path=str(path), module=module)
 
 
 def entry_point_candidate(group: str, ep) -> Candidate:

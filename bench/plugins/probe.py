@@ -14,7 +14,6 @@ commands spawn nothing; an edit to the file probes it again. A verdict is data, 
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import queue
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable
 from bench.plugins.probe_cache import cache_folder, read_verdict, with_cache_note, write_verdict
 from bench.plugins.candidates import Candidate
+from bench.plugins.loader import import_path
 
 TIMEOUT_ENV = "BENCH_PROBE_TIMEOUT"
 DEFAULT_TIMEOUT_S = 120.0
@@ -142,11 +142,9 @@ def _stderr_offset() -> int:
 
 
 def _import_file(path: str, module: str) -> None:
-    """As the registry's ``load_file`` does (this module must not import the registry)."""
-    spec = importlib.util.spec_from_file_location(module, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[module] = mod
-    spec.loader.exec_module(mod)
+    """As the registry's ``load_file`` does, a package included (this module must not import the
+    registry)."""
+    import_path(path, module)
 
 
 # --- the parent side ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Finds method and dataset plugins: built-in folders, user folders and entry points.
 
-Plugin files are loaded by path under private module names (``_bench_plugin_<folder>_<stem>``,
-plus a hash of the folder's path for user folders):
+Plugin files, and plugin packages (folders with ``__init__.py``), are loaded by path under private
+module names (``_bench_plugin_<folder>_<stem>``, plus a hash of the folder's path for user folders):
 ``plugins`` and ``datasets`` never become importable packages (``datasets`` would shadow
 Hugging Face's). A file that fails to import is kept as a broken entry with its error.
 With ``safe=True`` (what the CLI uses) every candidate is first imported in a child process
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import importlib.util
 import inspect
 import os
-import re
-import sys
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -25,6 +22,7 @@ from typing import Any, Iterable
 
 from bench.core.dataset import Dataset
 from bench.core.method import Method
+from bench.plugins import loader
 
 ENTRY_POINT_GROUPS = {"methods": "bench.methods", "datasets": "bench.datasets"}
 NO_ENTRY_POINTS_ENV = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -155,8 +153,7 @@ class Registry:
         return _match(patterns, self.datasets)
 
 
-def _natural_key(s: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+_natural_key = loader.natural_key
 
 
 def _match(patterns: Iterable[str], names: Iterable[str]) -> list[str]:
@@ -180,41 +177,24 @@ def _unknown(what: str, name: str, known: Iterable[str], broken: list[Broken]) -
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return loader.file_hash(path)
 
 
 def _module_name(path: Path) -> str:
-    folder = re.sub(r"\W", "_", path.parent.name)
-    stem = re.sub(r"\W", "_", path.stem)
-    name = f"_bench_plugin_{folder}_{stem}"
-    parent = Path(path).resolve().parent
-    if parent.parent != builtin_root().resolve():
-        # a user folder gets its own namespace: `my/plugins/knn.py` must not replace the built-in
-        # `plugins/knn.py` in sys.modules (that would break pickling of the built-in classes)
-        name += "_" + hashlib.sha256(str(parent).encode()).hexdigest()[:8]
-    return name
+    return loader.module_name(path, builtin_root())
 
 
 def load_file(path: Path):
-    """Import one plugin file by path under a private, stable module name (pickle needs it)."""
-    name = _module_name(path)
-    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    """Import one plugin file or package (a folder with ``__init__.py``) by path under a private,
+    stable module name (pickle needs it); see ``bench.plugins.loader``."""
+    return loader.load_file(path, builtin_root())
 
 
 def _classes(module) -> tuple[list[type[Method]], list[type[Dataset]]]:
     methods, datasets = [], []
     for _, obj in inspect.getmembers(module, inspect.isclass):
-        if obj.__module__ != module.__name__ or inspect.isabstract(obj):
+        mine = obj.__module__ == module.__name__ or obj.__module__.startswith(module.__name__ + ".")
+        if not mine or inspect.isabstract(obj):  # a package's classes may live in its modules
             continue
         if issubclass(obj, Method) and obj is not Method and obj.name:
             methods.append(obj)
@@ -229,10 +209,7 @@ def _short_error(exc: BaseException) -> str:
 
 
 def _plugin_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return [p for p in sorted(folder.glob("*.py"), key=lambda p: _natural_key(p.name))
-            if not p.name.startswith(("_", "."))]
+    return loader.plugin_paths(folder)
 
 
 def _entry_points() -> list[tuple[str, str, Any]]:
@@ -285,6 +262,7 @@ class _Builder:
             self.reg.suites.setdefault(path.stem, path)
 
     def scan_file(self, path: Path) -> None:
+        path = loader.entry_path(path)
         origin = Origin(path=str(path), source_hash=file_hash(path))
         if str(path) in self.fatal:
             self.reg.broken.append(Broken(str(path), self.fatal[str(path)]))

@@ -1,18 +1,15 @@
-"""Verified downloads and safe archive reading, shared by dataset plugins that fetch their files.
+"""One verified download: a URL streamed into a temporary file beside its destination while it is
+hashed, kept (renamed into place) only when the digest is the pinned one.
 
-The rule (DESIGN.md, Data): never open an archive whose checksum has not been checked, and never
-let an archive member land outside the folder it belongs to. ``download_verified`` streams a
-URL into a temporary file while hashing it and keeps the file only when the digest matches;
-``check_tar_members`` refuses a tar archive that has an absolute path, a ``..`` component, a
-link or a device among its members.
+The rule (DESIGN.md, Data): never open an archive whose checksum has not been checked. A file
+that is refused is deleted, never opened; the error names the URL, the file and both digests.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import re
 import sys
-import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -28,21 +25,15 @@ class ChecksumMismatch(ValueError):
     """A file does not have its pinned checksum; it is refused (and a fresh download deleted)."""
 
 
-class UnsafeArchive(ValueError):
-    """An archive member would land outside the extraction folder (absolute path, ``..``, link)."""
-
-
-def file_digest(path: str | os.PathLike, algo: str = "md5") -> str:
-    h = hashlib.new(algo)
+def file_checksum(path: str | os.PathLike, algo: str = "sha256") -> str:
+    """The hex digest of a file, read in blocks (``hashlib.file_digest``)."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, algo).hexdigest()
 
 
 def verify(path: str | os.PathLike, algo: str, expected: str, how_to_fix: str = "") -> None:
     """Raise :class:`ChecksumMismatch` unless ``path`` has the ``algo`` digest ``expected``."""
-    got = file_digest(path, algo)
+    got = file_checksum(path, algo)
     if got != expected:
         raise ChecksumMismatch(f"{path}: {algo} {got} is not the expected {expected}; the file was "
                                f"refused and never opened. {how_to_fix}".strip())
@@ -64,8 +55,22 @@ def writable(folder: Path, private: bool = False) -> bool:
         return False
 
 
-def download_verified(url: str, dest: Path, algo: str, expected: str, what: str, how_to_fix: str) -> Path:
-    """Download ``url`` to ``dest`` (atomically) when its ``algo`` digest is ``expected``.
+def download_root(data_dir: Path, cache_dir: Path, what: str, how_to_fix: str) -> Path:
+    """Where a download goes: the data folder when it is writable, else ``<cache>/downloads``
+    (private); :class:`bench.FilesMissing` when neither is."""
+    data_dir, cache_dir = Path(data_dir), Path(cache_dir)
+    if writable(data_dir):
+        return data_dir
+    dest = cache_dir / "downloads"
+    if not writable(dest, private=True):
+        raise FilesMissing(f"{what}: neither {data_dir} nor {dest} is writable, so nothing can be "
+                           f"downloaded. {how_to_fix}")
+    return dest
+
+
+def download(url: str, dest: str | os.PathLike, algo: str, expected: str, what: str, how_to_fix: str) -> Path:
+    """Download ``url`` to ``dest`` (atomically: a temporary file, then one rename) when its
+    ``algo`` digest is ``expected``.
 
     A failed connection raises :class:`bench.FilesMissing` with ``how_to_fix``; a wrong digest
     raises :class:`ChecksumMismatch` and deletes the download.
@@ -84,36 +89,15 @@ def download_verified(url: str, dest: Path, algo: str, expected: str, what: str,
                     digest.update(block)
                     f.write(block)
         except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = e.reason if type(e) is urllib.error.URLError else e
+            reason = e.reason if type(e) is urllib.error.URLError else e  # HTTPError: "HTTP Error 404: ..."
             raise FilesMissing(f"{what}: the download of {url} failed ({reason}); offline? "
                                f"{how_to_fix}") from e
         got = digest.hexdigest()
         if got != expected:
             raise ChecksumMismatch(f"{url}: {algo} {got} is not the expected {expected}; the download "
-                                   f"was refused and deleted, never opened. {how_to_fix}")
+                                   f"(for {dest}) was refused and deleted, never opened. {how_to_fix}")
         os.replace(tmp, dest)
         return dest
     finally:
-        tmp.unlink(missing_ok=True)
-
-
-def check_member_name(name: str) -> None:
-    parts = re.split(r"[\\/]", name)
-    if (not name or name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts
-            or "\0" in name):
-        raise UnsafeArchive(f"refused archive member {name!r}: absolute path or '..' outside the "
-                            f"extraction folder")
-
-
-def check_tar_members(tar: tarfile.TarFile, source: str | os.PathLike = "") -> list[tarfile.TarInfo]:
-    """Every member of ``tar``, after checking all of them: plain files and folders with
-    relative names that stay inside the folder; anything else refuses the whole archive."""
-    members = tar.getmembers()
-    for m in members:
-        try:
-            check_member_name(m.name)
-        except UnsafeArchive as e:
-            raise UnsafeArchive(f"{source}: {e}") from None
-        if not (m.isfile() or m.isdir()):
-            raise UnsafeArchive(f"{source}: refused archive member {m.name!r}: a link or special file")
-    return members
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
