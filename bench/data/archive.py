@@ -33,11 +33,8 @@ class UnsafeArchive(ValueError):
 
 
 def file_digest(path: str | os.PathLike, algo: str = "md5") -> str:
-    h = hashlib.new(algo)
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, algo).hexdigest()
 
 
 def verify(path: str | os.PathLike, algo: str, expected: str, how_to_fix: str = "") -> None:

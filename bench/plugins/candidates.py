@@ -32,20 +32,26 @@ def entry_point_id(group: str, ep) -> str:
 
 def file_candidate(path: Path, module: str) -> Candidate:
     """A plugin file, to be imported under the module name the registry will give it."""
-    return Candidate(id=str(path), fingerprint=sha256(Path(path).read_bytes()), path=str(path), module=module)
+    return Candidate(id=str(path), fingerprint=file_sha256(path), path=str(path), module=module)
 
 
 def entry_point_candidate(group: str, ep) -> Candidate:
     dist = getattr(ep, "dist", None)
     parts = [group, ep.name, ep.value, dist.metadata["Name"] if dist else "?", dist.version if dist else "?"]
     source = module_file(ep.module)
-    parts.append(sha256(source.read_bytes()) if source else "")
+    parts.append(file_sha256(source) if source else "")
     return Candidate(id=entry_point_id(group, ep), fingerprint=sha256("\0".join(parts).encode()),
                      group=group, name=ep.name, value=ep.value)
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's content, read in blocks (the same hex digest as ``sha256`` of its bytes)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def module_file(module: str) -> Path | None:

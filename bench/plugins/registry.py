@@ -180,7 +180,8 @@ def _unknown(what: str, name: str, known: Iterable[str], broken: list[Broken]) -
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
 def _module_name(path: Path) -> str:
