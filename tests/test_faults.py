@@ -270,3 +270,33 @@ def test_unknown_dataset_in_a_suite_suggests_close_matches(cli, write_suite):
     res = invoke("run", "--suite", str(path))
     assert res.exit_code == 2 and "unknown dataset 'toy-rge'; did you mean 'toy-reg'" in res.output
     assert not results.exists()
+
+
+def test_memory_is_read_with_psutil_children_included():
+    """A worker's memory (its limit) counts the processes it started; a run's peak memory sees
+    what the run holds; a process that is gone reads 0."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    import psutil
+
+    from bench.core.environment import PeakMemory
+    from bench.run.workers import rss_mb
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; b = b'x' * (300 * 2**20); print('ready', flush=True); "
+                              "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        own = psutil.Process().memory_info().rss / 2**20
+        assert rss_mb(os.getpid()) >= own + 290
+    finally:
+        child.stdin.close()
+        child.wait()
+        child.stdout.close()
+    assert rss_mb(child.pid) == 0.0
+    with PeakMemory() as mem:
+        held = np.ones(200 * 2**20 // 8)
+    del held
+    assert mem.peak_mb >= 190

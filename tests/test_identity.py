@@ -271,3 +271,25 @@ def test_a_reused_closure_sees_edits_and_new_modules(tmp_path):
     assert pkg / "helper.py" in second
     (pkg / "deep.py").write_text("X = 1\n")
     assert pkg / "deep.py" in identity.closure([plugin], roots)
+
+
+# -- file digests (hashlib.file_digest) -------------------------------------------------------
+
+def test_file_digests_read_in_blocks_equal_the_digest_of_the_whole_file(tmp_path):
+    """The file hashes behind record keys, plugin source hashes, probe verdicts and download
+    checks: the same digests, at the same truncation, as hashing the file's bytes at once."""
+    import hashlib
+
+    from bench.data.download import file_checksum as archive_digest
+    from bench.plugins.candidates import file_candidate
+    from bench.plugins.registry import file_hash
+
+    body = os.urandom(3 * 2**20 + 17)  # more than one block of hashlib.file_digest
+    for name, data in (("big.py", body), ("empty.py", b"")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        assert identity.file_digest(path) == file_hash(path) == sha[:16]
+        assert file_candidate(path, "m").fingerprint == sha
+        assert archive_digest(path, "md5") == hashlib.md5(data).hexdigest()
+        assert archive_digest(path, "sha256") == sha

@@ -101,6 +101,63 @@ def test_fit_follows_the_schedule_in_history():
     assert [r["lr"] for r in res.history] == pytest.approx([1e-2, 1e-3, 1e-4, 1e-5])
 
 
+def _hand_factors(schedule, epochs, spe, step_every=1, step_gamma=0.1, milestones=(), min_factor=0.0):
+    """The closed forms bench computed by hand before it took these schedules from torch."""
+    total = epochs * spe
+    if schedule == "step":
+        return [step_gamma ** ((s // spe) // step_every) for s in range(total)]
+    if schedule == "multistep":
+        return [step_gamma ** sum((s // spe) >= m for m in milestones) for s in range(total)]
+    last = max(1, total - 1)
+    return [min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * s / last)) for s in range(total)]
+
+
+TORCH_SCHEDULES = [
+    ("step", {"step_every": 2, "step_gamma": 0.3}),
+    ("step", {"step_every": 1, "step_gamma": 0.1}),
+    ("multistep", {"milestones": (0, 3, 3, 5), "step_gamma": 0.1}),
+    ("multistep", {"milestones": (4, 6), "step_gamma": 0.1}),
+    ("cosine", {"min_factor": 0.01}),
+    ("cosine", {}),
+]
+
+
+@pytest.mark.parametrize("schedule,kw", [(s, kw) for s, kw in TORCH_SCHEDULES if "min_factor" not in kw])
+def test_torch_schedulers_give_the_hand_written_lr_at_every_step_of_a_fit(schedule, kw, monkeypatch):
+    """step, multistep and cosine come from torch's schedulers: the lr the optimizer has at each
+    step of a fit is the hand-written closed form's, to 1e-12."""
+    import bench.nn.train as train_module
+
+    seen, real = [], train_module.make_optimizer
+
+    def recording(*args, **kwargs):
+        opt = real(*args, **kwargs)
+        opt.register_step_pre_hook(lambda o, a, k: seen.append([g["lr"] for g in o.param_groups]))
+        return opt
+
+    monkeypatch.setattr(train_module, "make_optimizer", recording)
+    x, y = _linear_data(96)
+    bnn.fit(Lin(), ((x,), y), _cfg(epochs=8, batch_size=16, lr=1e-3, schedule=schedule, **kw))
+    hand = _hand_factors(schedule, 8, 6, **kw)
+    assert len(seen) == len(hand) == 48
+    assert [lr / 1e-3 for lrs in seen for lr in lrs] == pytest.approx(hand, abs=1e-12, rel=0)
+
+
+@pytest.mark.parametrize("epochs,spe", [(40, 391), (7, 13), (10, 1)])
+@pytest.mark.parametrize("schedule,kw", TORCH_SCHEDULES)
+def test_torch_schedules_match_the_closed_forms_over_long_runs(schedule, kw, epochs, spe):
+    hand = _hand_factors(schedule, epochs, spe, **kw)
+    assert bnn.lr_factors(schedule, epochs, spe, **kw) == pytest.approx(hand, abs=1e-12, rel=0)
+
+
+def test_he_et_al_step_schedule_is_bitwise_the_hand_written_one():
+    """Two drops by 10 (He et al.; the smoke suite's resnet-20): the same floats, so the same nets."""
+    for epochs, spe in [(3, 57), (40, 391), (182, 391)]:
+        marks = (epochs // 2, epochs * 3 // 4)
+        f = bnn.lr_factors("multistep", epochs, spe, milestones=marks, step_gamma=0.1)
+        assert f == _hand_factors("multistep", epochs, spe, milestones=marks, step_gamma=0.1)
+
+
 # -- optimizers and parameter groups ------------------------------------------------------------
 
 def test_param_groups_apply_lr_multipliers_by_longest_prefix_and_skip_decay_on_biases():

@@ -9,7 +9,7 @@ from bench.core.spec import RunRecord
 from bench.results.store import Store
 from bench.run.suite import load_suite
 from bench.report.render import render
-from bench.report.table import TableError, build, current_ids
+from bench.report.table import Cell, Section, TableError, build, current_ids
 
 FP = "fpA0000000000000"
 
@@ -126,7 +126,7 @@ def test_failed_and_missing_cells(setup):
     assert not rows["toy-mean-shifted"]["MAPE"].best  # the only value: nothing to compare with
     assert _rows(cls_section)["majority vote"]["accuracy"].text() == "—"  # not run yet
     assert "| failed " in render([reg_section], "md")
-    assert r"toy-mean & failed & failed & failed \\" in render([reg_section], "latex")
+    assert r"toy-mean & failed & failed & failed \\" in _squash(render([reg_section], "latex"))
     assert "toy-mean,failed,failed,failed" in render([reg_section], "csv")
 
 
@@ -215,7 +215,7 @@ def test_latex_html_csv(setup):
     _full_reg(put)
     sections = build(suite, reg, store)
 
-    latex = render(sections, "latex", title="toy")
+    latex = _squash(render(sections, "latex", title="toy"))
     assert r"\begin{tabular}{lrrr}" in latex and r"\toprule" in latex and r"\end{table}" in latex
     assert r"\textbf{0.2000 $\pm$ 0.1414}" in latex
     assert r"toy-mean-shifted & 0.6000 $\pm$ 0.1414 & 50.0000 $\pm$ 14.1421 & 1.00 $\pm$ 0.00 \\" in latex
@@ -305,3 +305,28 @@ def test_suite_column_groups_put_two_variants_in_one_row(setup, write_suite):
                                "MAPE [paper]", "MAPE (with EE) [paper]"]
     row = _rows(section)["net"]
     assert [row[h].text() for h in ("MAPE", "MAPE (with EE)", "MAPE [paper]")] == ["0.2500", "0.1500", "0.3000"]
+
+
+def _squash(text: str) -> str:
+    """LaTeX with runs of spaces made one (tabulate pads cells to line columns up)."""
+    return "\n".join(" ".join(line.split()) for line in text.splitlines())
+
+
+def test_latex_escapes_special_characters_in_labels_cells_and_captions():
+    best = Cell(values=[0.25, 0.35], status="ok", best=True)
+    other = Cell(values=[0.5, 0.5], status="ok")
+    section = Section(title="ds_1 / 10% & more", headers=["MAPE_%", "#n"],
+                      rows=[("mlp_bn & 50% {x}", [best, Cell(values=[3.0], status="ok")]), ("knn $1", [other, Cell(status="failed")])],
+                      notes=["Note: a_b 5% ~ <", "stale runs: †"])
+    latex = render([section], "latex")
+    rows = _squash(latex).splitlines()
+    assert r"method & MAPE\_\% & \#n \\" in rows
+    assert r"mlp\_bn \& 50\% \{x\} & \textbf{0.3000 $\pm$ 0.0707} & 3.0000 \\" in rows
+    assert r"knn \$1 & 0.5000 $\pm$ 0.0000 & failed \\" in rows
+    assert (r"\caption{ds\_1 / 10\% \& more. Note: a\_b 5\% \textasciitilde{} \ensuremath{<} stale runs: $^\dagger$}"
+            in rows)
+    assert rows[3:6] == [r"\begin{tabular}{lrr}", r"\toprule", r"method & MAPE\_\% & \#n \\"]
+    assert r"\midrule" in rows and r"\bottomrule" in rows and "±" not in latex and "†" not in latex
+    # a bold mark typed into a label is dropped, so it cannot open a \textbf{ of its own
+    marked = Section(title="t", headers=["MAPE"], rows=[("a\ue000b", [Cell(values=[1.0], status="ok")])], notes=[])
+    assert r"ab & 1.0000 \\" in _squash(render([marked], "latex"))

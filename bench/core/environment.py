@@ -9,6 +9,8 @@ import time
 from functools import lru_cache
 from importlib import metadata
 
+import psutil
+
 _PACKAGES = ("bench", "numpy", "pandas", "scikit-learn", "xgboost", "torch", "torchvision", "fastai", "scikit-surprise")
 
 
@@ -28,6 +30,7 @@ def versions() -> dict[str, str]:
 
 @lru_cache(maxsize=None)
 def cpu_name() -> str:
+    """The CPU's model name. Read from /proc/cpuinfo: psutil and platform do not report it on Linux."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -66,13 +69,7 @@ def hardware(device: str) -> str:
 
 
 def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return psutil.Process().memory_info().rss
 
 
 class PeakMemory:

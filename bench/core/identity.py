@@ -35,7 +35,8 @@ def stable_hash(obj: Any, n: int = 20) -> str:
 
 @lru_cache(maxsize=4096)
 def _file_digest(path: str, mtime_ns: int, size: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
 def file_digest(path: Path) -> str:

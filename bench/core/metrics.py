@@ -1,4 +1,8 @@
-"""Metrics by name. Each knows whether lower is better, so tables can mark the best."""
+"""Metrics by name. Each knows whether lower is better, so tables can mark the best.
+
+RMSE, MAE and accuracy are scikit-learn's; MAPE and RMSPE stay here (see each). scikit-learn is
+imported when a metric is computed, not with this module: tables read the registry only.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,33 +20,42 @@ def _pair(y_true, y_pred):
 
 
 def mape(y_true, y_pred) -> float:
-    """Mean absolute percentage error, as a fraction (0.1 = 10 %). Targets must be nonzero."""
+    """Mean absolute percentage error, as a fraction (0.1 = 10 %). Targets must be nonzero.
+
+    Not sklearn's mean_absolute_percentage_error: it clips |target| to machine epsilon, so a zero
+    target gives a silent 1e15-sized error where the paper's definition gives inf."""
     t, p = _pair(y_true, y_pred)
     return float(np.mean(np.abs((t - p) / t)))
 
 
 def rmspe(y_true, y_pred) -> float:
-    """Root mean squared percentage error (Kaggle Rossmann's metric)."""
+    """Root mean squared percentage error (Kaggle Rossmann's metric; scikit-learn has none)."""
     t, p = _pair(y_true, y_pred)
     return float(np.sqrt(np.mean(((t - p) / t) ** 2)))
 
 
 def rmse(y_true, y_pred) -> float:
+    from sklearn.metrics import root_mean_squared_error
+
     t, p = _pair(y_true, y_pred)
-    return float(np.sqrt(np.mean((t - p) ** 2)))
+    return float(root_mean_squared_error(t, p))
 
 
 def mae(y_true, y_pred) -> float:
+    from sklearn.metrics import mean_absolute_error
+
     t, p = _pair(y_true, y_pred)
-    return float(np.mean(np.abs(t - p)))
+    return float(mean_absolute_error(t, p))
 
 
 def accuracy(y_true, y_pred) -> float:
+    from sklearn.metrics import accuracy_score
+
     t = np.asarray(y_true).ravel()
     p = np.asarray(y_pred).ravel()
     if t.shape != p.shape:
         raise ValueError(f"{len(p)} predictions for {len(t)} targets")
-    return float(np.mean(t == p))
+    return float(accuracy_score(t, p))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ Claim and lock files live in shared folders (a results folder is committed), so 
 with O_NOFOLLOW: a link (or a FIFO, or a hard link to some other file) planted at their path is
 refused with :class:`bench.data.paths.UnsafePath`, and whatever it points at is never opened, truncated
 or unlinked.
+
+fcntl, not filelock or portalocker: they would take the flock, but a claim also records its holder,
+is unlinked on release and re-checked by inode when taken, and refuses what is planted at its path;
+that is the rest of this module, and none of those libraries does it.
 """
 from __future__ import annotations
 

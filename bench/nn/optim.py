@@ -1,12 +1,14 @@
 """Optimizers by name, discriminative learning rates by parameter group, and lr schedules.
 
 A schedule here is a plain list of per-step multipliers computed before training, so the hot
-loop only looks one up (and touches the optimizer only when it changes).
+loop only looks one up (and touches the optimizer only when it changes). step, multistep and
+cosine are read off torch's schedulers (StepLR, MultiStepLR, CosineAnnealingLR); one-cycle and
+the warm-up stay here (see why in ``lr_factors``).
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -98,18 +100,20 @@ def lr_factors(schedule: str, epochs: int, steps_per_epoch: int, *, step_every: 
     ``warmup_epochs`` adds a linear warm-up in front of constant/step/cosine.
     """
     total = max(1, epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler
     if schedule == "constant":
         f = [1.0] * total
     elif schedule == "step":
         every = max(1, int(step_every))
-        f = [step_gamma ** ((s // steps_per_epoch) // every) for s in range(total)]
+        f = torch_factors(lambda o: sched.StepLR(o, max(1, steps_per_epoch * every), step_gamma), total)
     elif schedule == "multistep":
-        marks = sorted(int(m) for m in milestones)
-        f = [step_gamma ** sum((s // steps_per_epoch) >= m for m in marks) for s in range(total)]
+        marks = [int(m) * steps_per_epoch for m in milestones]
+        f = torch_factors(lambda o: sched.MultiStepLR(o, marks, step_gamma), total)
     elif schedule == "cosine":
-        last = max(1, total - 1)
-        f = [min_factor + (1 - min_factor) * 0.5 * (1 + math.cos(math.pi * s / last)) for s in range(total)]
+        f = torch_factors(lambda o: sched.CosineAnnealingLR(o, max(1, total - 1), min_factor), total)
     elif schedule == "onecycle":
+        # not torch's OneCycleLR: it peaks at step pct_start*total - 1, this one (fastai's shape)
+        # at round(pct_start*total), so the curves differ (by 2.6 % of the peak over 171 steps)
         up = max(1, int(round(total * pct_start)))
         down = max(1, total - up)
         start, peak, end = 1.0 / div_factor, 1.0, 1.0 / (div_factor * final_div)
@@ -118,8 +122,23 @@ def lr_factors(schedule: str, epochs: int, steps_per_epoch: int, *, step_every: 
     else:
         raise ValueError(f"unknown schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
     warm = int(round(warmup_epochs * steps_per_epoch))
+    # a multiplier on top of any schedule: torch's LinearLR chained with CosineAnnealingLR is not
+    # the product once min_factor > 0 (the cosine's recursion assumes it owns the lr)
     if warm and schedule != "onecycle":
         f = [x * min(1.0, (s + 1) / warm) for s, x in enumerate(f)]
+    return f
+
+
+def torch_factors(make: Callable[[torch.optim.Optimizer], Any], total: int) -> list[float]:
+    """The lr multipliers a torch scheduler gives over ``total`` steps, read off an optimizer
+    whose lr is 1 and whose one parameter never moves (it has no gradient)."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = make(opt)
+    opt.step()  # once, before the scheduler's first step, as torch expects
+    f = []
+    for _ in range(total):
+        f.append(float(scheduler.get_last_lr()[0]))
+        scheduler.step()
     return f
 
 

@@ -37,7 +37,7 @@ def file_candidate(path: Path, module: str) -> Candidate:
     the registry will give it; a package's fingerprint covers every ``.py`` file in it."""
     path = Path(path)
     if path.name != INIT:
-        fingerprint = sha256(path.read_bytes())
+        fingerprint = file_sha256(path)
     else:
         fingerprint = sha256("\n".join(f"{f.relative_to(path.parent).as_posix()}\0{sha256(f.read_bytes())}"
                                        for f in package_files(path)).encode())
@@ -48,13 +48,19 @@ def entry_point_candidate(group: str, ep) -> Candidate:
     dist = getattr(ep, "dist", None)
     parts = [group, ep.name, ep.value, dist.metadata["Name"] if dist else "?", dist.version if dist else "?"]
     source = module_file(ep.module)
-    parts.append(sha256(source.read_bytes()) if source else "")
+    parts.append(file_sha256(source) if source else "")
     return Candidate(id=entry_point_id(group, ep), fingerprint=sha256("\0".join(parts).encode()),
                      group=group, name=ep.name, value=ep.value)
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's content, read in blocks (the same hex digest as ``sha256`` of its bytes)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def module_file(module: str) -> Path | None:

@@ -50,7 +50,8 @@ def file_hash(path: Path) -> str:
     """A digest of the plugin's source: its file, or its package's files (names and contents)."""
     path = entry_path(path)
     if path.name != INIT:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()[:16]
     h = hashlib.sha256()
     for f in package_files(path):
         h.update(f"{f.relative_to(path.parent).as_posix()}\0".encode())

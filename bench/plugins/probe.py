@@ -11,6 +11,9 @@ the registry lists it as broken with its traceback, as before).
 Verdicts are cached as JSON, one file per candidate, in ``<cache folder>/plugin-probe/``,
 keyed by the Python executable, bench's version and the candidate's content hash, so everyday
 commands spawn nothing; an edit to the file probes it again. A verdict is data, never code.
+
+Hand-written on subprocess: no library imports candidates one by one in a child that may die and
+names the one that killed it.
 """
 from __future__ import annotations
 

@@ -3,18 +3,21 @@ from __future__ import annotations
 
 import io
 
-from tabulate import tabulate
+from tabulate import LATEX_ESCAPE_RULES, tabulate
 
 from bench.report.table import BETTER, WORSE, Cell, Section, TableError
 
-
-
 FORMATS = ("md", "latex", "html", "csv")
+# The signs tables print, in LaTeX; tabulate escapes LaTeX's special characters but not these.
+LATEX_SIGNS = (("±", r"$\pm$"), ("—", "--"), ("†", r"$^\dagger$"), (BETTER, r"$\uparrow$"), (WORSE, r"$\downarrow$"))
+# Private-use marks around a best cell: tabulate escapes the cell's text, then they become \textbf{}.
+BOLD = ("\ue000", "\ue001")
+
+
 def fmt_cell(cell: Cell, fmt: str, ci: bool = False) -> str:
     t = cell.text(ci)
     if cell.best:
-        # LaTeX: escape inside the bold (± and † too); latex leaves \textbf cells as they are
-        return {"md": f"**{t}**", "latex": f"\\textbf{{{latex_escape(t)}}}", "html": f"<b>{t}</b>"}.get(fmt, t)
+        return {"md": f"**{t}**", "latex": f"{BOLD[0]}{t}{BOLD[1]}", "html": f"<b>{t}</b>"}.get(fmt, t)
     return t
 
 
@@ -52,22 +55,28 @@ def render(sections: list[Section], fmt: str = "md", title: str = "", ci: bool =
     return out.getvalue()
 
 
+def latex_signs(text: str) -> str:
+    """Text tabulate has escaped, with the signs and the bold marks made LaTeX."""
+    for a, b in (*LATEX_SIGNS, (BOLD[0], r"\textbf{"), (BOLD[1], "}")):
+        text = text.replace(a, b)
+    return text
+
+
+def unmarked(text: str) -> str:
+    """User text (labels, titles) without the bold marks, so they can only come from fmt_cell."""
+    return text.replace(BOLD[0], "").replace(BOLD[1], "")
+
+
 def latex_escape(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("±", r"$\pm$"), ("—", "--"), ("†", r"$^\dagger$"), (BETTER, r"$\uparrow$"),
-                 (WORSE, r"$\downarrow$")):
-        s = s.replace(a, b)
-    return s
+    """Plain text as LaTeX: the escapes tabulate's latex formats apply to cells, and the signs."""
+    return latex_signs("".join(LATEX_ESCAPE_RULES.get(c, c) for c in unmarked(s)))
 
 
 def latex(s: Section, body: list[list[str]]) -> str:
-    cols = "l" + "r" * len(s.headers)
-    lines = [f"% {s.title}", r"\begin{table}[ht]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
-             " & ".join(latex_escape(h) for h in ["method"] + s.headers) + r" \\", r"\midrule"]
-    for row in body:
-        cells = [c if c.startswith("\\textbf") else latex_escape(c) for c in row]
-        cells = [c.replace("±", r"$\pm$") for c in cells]
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}",
-              rf"\caption{{{latex_escape(s.title)}. {latex_escape(' '.join(s.notes))}}}", r"\end{table}", ""]
+    """A section as a booktabs table (tabulate's ``latex_booktabs``) in a captioned float."""
+    body = [[unmarked(row[0]), *row[1:]] for row in body]
+    tabular = tabulate(body, headers=[unmarked(h) for h in ["method"] + s.headers], tablefmt="latex_booktabs",
+                       disable_numparse=True, colalign=("left",) + ("right",) * len(s.headers))
+    lines = [f"% {s.title}", r"\begin{table}[ht]", r"\centering", latex_signs(tabular),
+             rf"\caption{{{latex_escape(s.title)}. {latex_escape(' '.join(s.notes))}}}", r"\end{table}", ""]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,9 @@ Before a job is handed to an executor, this process takes its claim (bench.data.
 else is left; if that process recorded it meanwhile, its record is adopted instead of re-running.
 A claim path that holds a planted link is refused (never followed): that job is reported through
 ``on_refuse`` and not run.
+
+No job-queue library is used: Celery, RQ and the like need a broker process, while here the
+results folder is the only thing two `bench run` processes share.
 """
 from __future__ import annotations
 

@@ -8,8 +8,12 @@ its run's time limit or its memory limit, the parent kills it, writes the run's 
 starts a fresh worker for the next run. Records are written by the parent only, atomically, so
 a killed worker or parent never leaves half a record.
 
-Memory is watched by polling the worker's resident set size rather than with RLIMIT_AS, which
-breaks CUDA and any library that reserves large virtual mappings (torch).
+Memory is watched by polling the worker's resident set size (psutil) rather than with RLIMIT_AS,
+which breaks CUDA and any library that reserves large virtual mappings (torch).
+
+The supervisor is hand-written: concurrent.futures and multiprocessing.Pool cannot kill one worker at
+its limit and carry on (a dead worker breaks a ProcessPoolExecutor and hangs a Pool's task), nor say
+why it died.
 """
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from bench.core.spec import RunRecord
 
 POLL_S = 0.05  # how often the parent checks deadlines and memory
@@ -35,18 +41,7 @@ from bench.run.worker_process import worker_main
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (psutil when installed, else /proc)."""
-    try:
-        import psutil
-    except ImportError:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024
-        except (OSError, ValueError):
-            pass
-        return 0.0
+    """Resident memory of a process and its children, in MiB; 0 when the process is gone."""
     try:
         p = psutil.Process(pid)
         procs = [p, *p.children(recursive=True)]
