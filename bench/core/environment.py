@@ -5,7 +5,6 @@ import os
 import platform
 import sys
 import threading
-import time
 from functools import lru_cache
 from importlib import metadata
 
@@ -90,7 +89,7 @@ class PeakMemory:
     def _sample(self) -> None:
         while not self._stop.is_set():
             self._peak = max(self._peak, _rss_bytes())
-            time.sleep(self.interval)
+            self._stop.wait(self.interval)  # wakes at once when the run ends
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
