@@ -9,7 +9,8 @@ from bench.core.spec import RunRecord
 from bench.results.store import Store
 from bench.run.suite import load_suite
 from bench.report.render import render
-from bench.report.table import Cell, Section, TableError, build, current_ids
+from bench.report.selection import current_ids
+from bench.report.table import Cell, Section, TableError, build
 
 FP = "fpA0000000000000"
 
@@ -226,7 +227,7 @@ def test_latex_html_csv(setup):
     html = render(sections, "html", title="toy")
     assert "<h2>toy</h2>" in html and "<h3>toy-reg / fixed (synthetic data)</h3>" in html
     assert "<table>" in html and "<b>0.2000 ± 0.1414</b>" in html
-    assert f"<li>Dataset: toy-reg" in html
+    assert "<li>Dataset: toy-reg" in html
 
     rows = list(csv.reader(io.StringIO(render(sections, "csv"))))
     header = rows[0]

@@ -97,6 +97,9 @@ class RunRecord:
     suite: str = ""
     label: str = ""
     overrides: dict[str, Any] = field(default_factory=dict)
+    # the suite's table layout of this run (column group, pooled splits): with spec, label and
+    # overrides, what a table needs to show the run when the plugin that made it is not at hand
+    layout: dict[str, Any] = field(default_factory=dict)
     command: str = ""
     started_at: str = ""
     finished_at: str = ""
@@ -104,7 +107,21 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def run_spec(self) -> RunSpec:
+        """The RunSpec this record ran (its identity, row label and layout), rebuilt from the record."""
+        s = self.spec
+        return RunSpec(suite=self.suite, dataset=s["dataset"], dataset_params=_items(s.get("dataset_params", {})),
+                       split=s["split"], method=s["method"], params=_items(s.get("params", {})), seed=int(s["seed"]),
+                       overrides=_items(self.overrides), label=self.label or s["method"],
+                       column=self.layout.get("column", ""), group=self.layout.get("group", ""),
+                       split_seed=int(s.get("split_seed", 0)))
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunRecord":
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _items(d: dict[str, Any]) -> tuple:
+    """A JSON dict back as RunSpec's sorted item tuple (lists stay lists: they hash like tuples)."""
+    return tuple(sorted(d.items()))

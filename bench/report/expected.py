@@ -20,6 +20,7 @@ from bench.plugins.registry import Registry
 from bench.core.spec import RunSpec
 from bench.results.store import Store
 from bench.run.suite import Suite
+from bench.report.selection import supported
 from bench.report.table import chosen_records
 
 FORMAT = 1
@@ -48,7 +49,7 @@ def snapshot(suite: Suite, registry: Registry, store: Store) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     for spec, rec in chosen_records(suite, registry, store):
         entry: dict[str, Any] = {"label": spec.label, "variant": spec.method}
-        if registry.dataset(spec.dataset).cls.kind not in registry.method(spec.method).cls.kinds:
+        if not supported(registry, spec):
             entry["status"] = "n/a"  # the method does not support this task kind; never run
         elif rec is None:
             entry["status"] = "missing"

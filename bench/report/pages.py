@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.report import plots, table
+from bench.report.selection import supported
 from bench.report.render import render as render_table
 from bench.data.paths import write_file
 from bench.plugins.registry import Registry
@@ -77,8 +78,7 @@ def suite_page(suite: Suite, registry: Registry, store: Store, results_dir: Path
 
 def _runnable(registry: Registry, chosen: list) -> list:
     """The runs that can happen: a method paired with a task kind it does not support is n/a."""
-    return [(s, r) for s, r in chosen
-            if registry.dataset(s.dataset).cls.kind in registry.method(s.method).cls.kinds]
+    return [(s, r) for s, r in chosen if supported(registry, s)]
 
 
 def _status_lines(suite: Suite, chosen) -> str:

@@ -11,14 +11,14 @@ folds × split seeds × model seeds, and the footnote says which of these the ±
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from bench.core import identity
 from bench.report import stats
 from bench.core.metrics import get_metric
 from bench.plugins.registry import Registry
@@ -26,6 +26,7 @@ from bench.core.spec import RunRecord, RunSpec
 from bench.results.store import Store, non_finite
 from bench.run.suite import Suite
 from bench.report import footnotes
+from bench.report.selection import Plan, choose, dataset_card, kinds, plan, records_by_id
 
 NOT_RUN = ("missing", "n/a")  # cell states that are not a run's status
 BETTER, WORSE = "▲", "▼"
@@ -85,31 +86,12 @@ class Section:
     lower_is_better: bool = True
 
 
-def _pick(records: list[RunRecord], method_id: str, dataset_id: str) -> tuple[RunRecord | None, bool]:
-    """The newest record made by the current code (the method's and dataset's code identities,
-    every fit the method depends on included: bench.core.identity); else the newest one, marked stale."""
-    if not records:
-        return None, False
-    current = [r for r in records if r.method.get("identity") == method_id
-               and r.dataset.get("identity") == dataset_id]
-    pool = current or records
-    return max(pool, key=lambda r: r.finished_at), not current
-
-
-def current_ids(registry: Registry, spec: RunSpec) -> tuple[str, str]:
-    """The code identities a record of ``spec`` must carry to be current (not stale)."""
-    ids = identity.run_identity(registry, spec)
-    return ids["method"], ids["dataset"]
-
-
 def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRecord]:
     """The record each of the suite's runs would show in its table (newest by current code)."""
-    by_id: dict[str, list[RunRecord]] = defaultdict(list)
-    for rec in store.records():
-        by_id[rec.spec_id].append(rec)
+    records, by_id = records_by_id(store)
     out = []
-    for s in suite.expand(registry):
-        rec, _ = _pick(by_id.get(s.spec_id, []), *current_ids(registry, s))
+    for s in plan(suite, registry, records).specs:
+        rec, _ = choose(registry, s, by_id)
         if rec is not None and rec.status == "ok":
             # this suite's name for the row, and its column group when it has one (ee-paper's "with EE")
             out.append(dataclasses.replace(rec, label=s.label + (f" ({s.column})" if s.column else "")))
@@ -119,41 +101,35 @@ def latest_records(suite: Suite, registry: Registry, store: Store) -> list[RunRe
 def chosen_records(suite: Suite, registry: Registry, store: Store,
                    specs: list[RunSpec] | None = None) -> list[tuple[RunSpec, RunRecord | None]]:
     """Each of the suite's runs with the record its table shows (any status), or None."""
-    by_id: dict[str, list[RunRecord]] = defaultdict(list)
-    for rec in store.records():
-        by_id[rec.spec_id].append(rec)
-    out = []
-    for s in (specs if specs is not None else suite.expand(registry)):
-        rec, _ = _pick(by_id.get(s.spec_id, []), *current_ids(registry, s))
-        out.append((s, rec))
-    return out
+    records, by_id = records_by_id(store)
+    specs = specs if specs is not None else plan(suite, registry, records).specs
+    return [(s, choose(registry, s, by_id)[0]) for s in specs]
 
 
 def build(suite: Suite, registry: Registry, store: Store, specs: list[RunSpec] | None = None,
           compare_to: str | None = None, test: str | None = None) -> list[Section]:
     """One section per dataset/split. ``compare_to`` (a row label or variant; default: the suite's
     ``[table] compare_to``) marks the cells a paired test over seeds finds better or worse."""
-    specs = specs if specs is not None else suite.expand(registry)
-    by_id: dict[str, list[RunRecord]] = defaultdict(list)
-    for rec in store.records():
-        by_id[rec.spec_id].append(rec)
+    records, by_id = records_by_id(store)
+    planned = Plan(specs) if specs is not None else plan(suite, registry, records)
     groups: dict[tuple, list[RunSpec]] = OrderedDict()
-    for s in specs:
+    for s in planned.specs:
         groups.setdefault((s.dataset, s.dataset_params, s.group or s.split), []).append(s)
     ref = suite.table.compare_to if compare_to is None else compare_to
-    return [_section(suite, registry, key, group, by_id, ref, test or suite.table.test)
+    return [_section(suite, registry, key, group, by_id, ref, test or suite.table.test, planned.unverified)
             for key, group in groups.items()]
 
 
 def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
-             by_id: dict[str, list[RunRecord]], compare_to: str = "", test: str = "t-test") -> Section:
+             by_id: dict[str, list[RunRecord]], compare_to: str = "", test: str = "t-test",
+             unverified: list[tuple[str, str]] = ()) -> Section:
     dataset, dparams, split = key
-    ds_entry = registry.dataset(dataset)
     chosen: list[tuple[RunSpec, RunRecord | None, bool]] = []
     for s in specs:
-        rec, stale = _pick(by_id.get(s.spec_id, []), *current_ids(registry, s))
+        rec, stale = choose(registry, s, by_id)
         chosen.append((s, rec, stale))
     recs = [r for _, r, _ in chosen if r is not None]
+    card = dataset_card(registry, dataset, recs)
     fps = []  # one fingerprint per draw of the section (several when it pools folds or split seeds)
     draws = list(dict.fromkeys((s.split, s.split_seed) for s in specs))
     for one_split, one_seed in draws:
@@ -174,7 +150,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
         """What a cell's values repeat over: model seeds, or (fold, split seed, model seed) when
         the section pools draws; paired tests pair runs with the same one."""
         return (s.split, s.split_seed, s.seed) if pooled else s.seed
-    metrics = suite.table.metrics or (recs[0].dataset.get("metrics") if recs else list(ds_entry.cls.metrics))
+    metrics = suite.table.metrics or (recs[0].dataset.get("metrics") if recs else list(card["metrics"]))
     colkeys = suite.table.columns
     combos: list[tuple] = []
     def combo_of(s: RunSpec) -> tuple:
@@ -203,11 +179,11 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     headers += [f"{h} [paper]" for h in ref_cols]
 
     rows: "OrderedDict[str, dict[str, Cell]]" = OrderedDict()
-    kind = ds_entry.cls.kind
+    kind = card["kind"]
     for s, rec, stale in chosen:
         row = rows.setdefault(s.label, {})
         combo = combo_of(s)
-        supported = kind in registry.method(s.method).cls.kinds
+        supported = kind in kinds(registry, s.method, kind)
         cols = [(f"{get_metric(m).label}{combo_label(combo)}", m) for m in metrics] + [(f"fit s{combo_label(combo)}", None)]
         for h, m in cols:
             cell = row.setdefault(h, Cell(expected=len({rep_of(x) for x, _, _ in chosen}),
@@ -232,7 +208,13 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
             best = min(cells, key=lambda c: c.mean) if cells[0].lower_is_better else max(cells, key=lambda c: c.mean)
             best.best = True
     table_rows = [(label, [r.get(h, Cell()) for h in headers]) for label, r in rows.items()]
-    notes = footnotes.notes(dataset, dparams, split, chosen, fps, ds_entry)
+    notes = footnotes.notes(dataset, dparams, split, chosen, fps, card["synthetic"])
+    unchecked = sorted({f"{w} {n}" for w, n in unverified if (w == "dataset" and n == dataset) or
+                        (w == "method" and any(fnmatch.fnmatchcase(s.method, n) for s in specs))})
+    if unchecked:
+        notes.append("Shown from their records, not checked against the current code: "
+                     + ", ".join(unchecked) + " (their plugins are not in this scan; give the folder that "
+                     "holds them with --plugins DIR to check the records are current and list missing runs).")
     if compare_to:
         notes.append(_compare(rows, chosen, compare_to, test, over=footnotes.paired_over(specs) if pooled else "seeds"))
     flagged = sorted(f"runs/{r.key}.json" for _, r, _ in chosen if r is not None and r.status == "ok" and non_finite(r))
@@ -244,7 +226,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     if failed:
         notes.append("Runs that did not finish (shown by status, never dropped): " + "; ".join(failed))
     headline = [(f"{get_metric(metrics[0]).label}{combo_label(c)}", combo_label(c)) for c in combos] if metrics else []
-    title = footnotes.title(dataset, dparams, split, recs, ds_entry, len({s.split_seed for s in specs}))
+    title = footnotes.title(dataset, dparams, split, recs, card["synthetic"], len({s.split_seed for s in specs}))
     return Section(title=title, headers=headers, rows=table_rows,
                    notes=notes, headline=headline,
                    lower_is_better=get_metric(metrics[0]).lower_is_better if metrics else True)

@@ -48,7 +48,7 @@ def writing(folder: Path, option: str = "--results-dir", what: str = "results fo
 
 # -- what a record read back must look like: every RunRecord field, and the nested parts readers use
 _TEXT = ("device", "hardware", "suite", "label", "command", "started_at", "finished_at")
-_OBJECTS = ("spec", "versions", "split", "dataset", "method", "info", "overrides")
+_OBJECTS = ("spec", "versions", "split", "dataset", "method", "info", "overrides", "layout")
 _SECONDS = ("fit_seconds", "predict_seconds", "peak_memory_mb")
 _HISTORY_NUMBERS = ("epoch", "train_loss", "train_error", "valid_accuracy")  # what plots draw
 

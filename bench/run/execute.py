@@ -172,7 +172,7 @@ def base_record(registry: Registry, spec: RunSpec, meta: TaskMeta, opts: RunOpti
         key=spec.key(meta.fingerprint, ids["method"], ids["dataset"], opts.threads),
         spec_id=spec.spec_id, spec=spec.identity, status="failed", device=opts.device_label or opts.device,
         hardware=env.hardware(opts.device), versions=env.versions(), suite=spec.suite, label=spec.label,
-        overrides=dict(spec.overrides),
+        overrides=dict(spec.overrides), layout={"column": spec.column, "group": spec.group},
         split={"name": spec.split, "fingerprint": meta.fingerprint, "sizes": meta.sizes,
                **({"split_seed": spec.split_seed} if spec.split_seed else {})},
         dataset={"name": meta.dataset, "synthetic": meta.synthetic, "params": dict(spec.dataset_params),

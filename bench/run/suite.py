@@ -67,11 +67,19 @@ class Suite:
     split_seeds: list[int] = field(default_factory=lambda: [0])  # draws of seeded splits (× seeds)
 
     def expand(self, registry: Registry, methods: list[str] | None = None,
-               datasets: list[str] | None = None, seeds: list[int] | None = None) -> list[RunSpec]:
-        """All runs of the suite, optionally filtered by method / dataset globs and seeds."""
+               datasets: list[str] | None = None, seeds: list[int] | None = None,
+               missing: list[tuple[str, str]] | None = None) -> list[RunSpec]:
+        """All runs of the suite, optionally filtered by method / dataset globs and seeds.
+
+        ``missing``: a list to collect ("dataset" | "method", name) for the names this registry
+        does not know (a plugin folder not given), which are then skipped instead of an error:
+        rendering shows those rows from their records (bench.report.table)."""
         specs: list[RunSpec] = []
         for d in self.datasets:
             if datasets and not any(fnmatch.fnmatchcase(d["name"], p) for p in datasets):
+                continue
+            if missing is not None and d["name"] not in registry.datasets and not _fallback_knows(registry, "dataset", d["name"]):
+                missing.append(("dataset", d["name"]))
                 continue
             ds_entry = registry.dataset(d["name"])
             for key, value in d.get("params", {}).items():
@@ -82,7 +90,7 @@ class Suite:
             for split in folds or [ds.check_split(d.get("split"))]:
                 for split_seed in self._split_seeds(ds, d, split):
                     specs += self._expand_split(registry, d, split, group, methods, datasets, seeds,
-                                                split_seed)
+                                                split_seed, missing)
         return specs
 
     def _split_seeds(self, ds, d: dict[str, Any], split: str) -> list[int]:
@@ -95,13 +103,18 @@ class Suite:
 
     def _expand_split(self, registry: Registry, d: dict[str, Any], split: str, group: str,
                       methods: list[str] | None, datasets: list[str] | None,
-                      seeds: list[int] | None, split_seed: int = 0) -> list[RunSpec]:
+                      seeds: list[int] | None, split_seed: int = 0,
+                      missing: list[tuple[str, str]] | None = None) -> list[RunSpec]:
         """The runs of every method entry on one draw of one dataset split."""
         specs: list[RunSpec] = []
         for m in self.methods:
             if m.get("datasets") and not any(fnmatch.fnmatchcase(d["name"], p) for p in m["datasets"]):
                 continue
             variants = registry.match_methods([m["variant"]])
+            if not variants and missing is not None and not _fallback_knows(registry, "method", m["variant"]):
+                if ("method", m["variant"]) not in missing:
+                    missing.append(("method", m["variant"]))
+                continue
             if not variants:
                 registry.method(m["variant"])  # raises with close matches
             for variant in variants:
@@ -282,3 +295,12 @@ def _test_name(t: dict, path: Path) -> str:
     if test not in ("t-test", "wilcoxon"):
         raise SuiteError(f"{path}: [table] test must be 't-test' or 'wilcoxon', not {test!r}")
     return test
+
+
+def _fallback_knows(registry: Registry, what: str, name: str) -> bool:
+    """Whether ``registry`` can resolve ``name`` at all (a worker's partial registry asks its full scan)."""
+    try:
+        registry.dataset(name) if what == "dataset" else registry.method(name)
+        return True
+    except KeyError:
+        return False
