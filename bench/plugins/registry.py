@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 from bench.core.dataset import Dataset
 from bench.core.method import Method
+from bench.plugins.subclasses import refused
 
 ENTRY_POINT_GROUPS = {"methods": "bench.methods", "datasets": "bench.datasets"}
 NO_ENTRY_POINTS_ENV = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -258,7 +259,7 @@ class _Builder:
         self.fatal.update(probe.screen(cands))
 
     def add_method(self, cls: type[Method], origin: Origin) -> None:
-        for variant, params in cls.all_variants().items():
+        for variant, params in ({} if refused(cls, origin, self.reg.broken, Broken) else cls.all_variants()).items():
             if variant in self.reg.methods:
                 other = self.reg.methods[variant].origin
                 self.reg.clashes.setdefault(("method", variant), [str(other)]).append(str(origin))
@@ -268,6 +269,7 @@ class _Builder:
             self.reg.methods[variant] = MethodEntry(variant, cls, dict(params), origin)
 
     def add_dataset(self, cls: type[Dataset], origin: Origin) -> None:
+        if refused(cls, origin, self.reg.broken, Broken): return  # noqa: E701 (registry.py is at 400 lines)
         if cls.name in self.reg.datasets:
             other = self.reg.datasets[cls.name].origin
             self.reg.clashes.setdefault(("dataset", cls.name), [str(other)]).append(str(origin))
