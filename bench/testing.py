@@ -41,10 +41,10 @@ class MethodCase:
     cls: type[Method]
     variant: str
     params: tuple  # sorted (name, value) pairs: the variant's, plus the caller's small settings
-    kind: str
+    kind: str  # "" for the card case, which fits nothing
 
     def __repr__(self) -> str:
-        return f"{self.variant}[{self.kind}]"
+        return self.variant + (f"[{self.kind}]" if self.kind else "")
 
 
 @dataclass(frozen=True)
