@@ -103,7 +103,7 @@ class Check:
             pytest.skip(loads.message)
         result = results.get(f"{self.name}[{case.split}]")
         if result is None:
-            pytest.skip(f"not run: loading {case.cls.name}/{case.split} failed (its `loads` case says why)")
+            pytest.skip(f"not run: the card or loading {case.cls.name}/{case.split} failed (those cases say why)")
         assert result.ok, result.message
 
 
