@@ -2,12 +2,30 @@
 
 The public API for plugin authors: ``Method``, ``FitContext``, ``Dataset``, ``LoadContext``,
 ``FilesMissing``, ``SplitSeedError``, ``Task``, ``Part``, ``Schema``, ``Split`` and the metrics in ``bench.core.metrics``.
+
+For notebooks and scripts (timm's ``create_model`` / ``list_models``; see ``bench.sdk``):
+``create_method``, ``list_methods``, ``list_datasets``, ``load_task``, ``run_one``. They are
+imported on first use, so ``import bench`` loads neither the plugins nor torch.
 """
 from bench.core.dataset import Dataset, FilesMissing, LoadContext, SplitSeedError
 from bench.core.method import FitContext, Method, NotFittedError
 from bench.core.task import KINDS, Part, Schema, Split, Task
+from bench.version import __version__
 
-__version__ = "0.1.0"
+_SDK = ("create_method", "list_methods", "list_datasets", "load_task", "run_one")
 
 __all__ = ["Dataset", "FilesMissing", "LoadContext", "FitContext", "Method", "NotFittedError",
-           "SplitSeedError", "KINDS", "Part", "Schema", "Split", "Task", "__version__"]
+           "SplitSeedError", "KINDS", "Part", "Schema", "Split", "Task", "__version__", *_SDK]
+
+
+def __getattr__(name: str):
+    """The SDK names, imported when first asked for (PEP 562)."""
+    if name in _SDK:
+        from bench import sdk
+
+        return getattr(sdk, name)
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SDK))

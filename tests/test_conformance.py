@@ -1,77 +1,35 @@
-"""Every method plugin in plugins/*.py, every variant, every kind it claims, through every contract check.
-
-A new plugin file is checked the moment it is saved; a file that fails to import is one failing
-test (``test_plugin_imports[<file>]``), never a collection error for the rest.
+"""Every registered method (each variant, each kind it claims) and every registered dataset (each
+split) through the contract checks, with ``bench.testing.parametrize_with_checks``: the decorator
+plugin packages use in their own tests. A new plugin is checked the moment it registers; a plugin
+file that fails to import is listed as broken by the registry, which one test asserts is empty.
 """
 from __future__ import annotations
 
-import inspect
-import traceback
-from pathlib import Path
-
 import numpy as np
+import pandas as pd
 import pytest
 
-from bench import KINDS, Method
-from bench.plugins.checks import CHECK_NAMES, Checker, card_problems
-from bench.plugins.registry import load_file
-
-PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+import bench
+from bench import Dataset, Method
+from bench.plugins.checks import CHECK_NAMES
+from bench.testing import parametrize_with_checks
 
 # Small settings for speed, applied only to plugins that have the parameter.
 FAST = {"n_estimators": 10, "n_rounds": 20, "epochs": 2, "max_epochs": 2}
 
 
-def _scan():
-    files, families, cases = [], [], []
-    for path in sorted(PLUGINS.glob("*.py")):
-        if path.name.startswith(("_", ".")):
-            continue
-        try:
-            module, error = load_file(path), None
-        except BaseException:  # reported by test_plugin_imports
-            module, error = None, traceback.format_exc()
-        # A class without a `name` is a shared base (the registry skips it too).
-        classes = [] if module is None else [
-            c for _, c in inspect.getmembers(module, inspect.isclass)
-            if issubclass(c, Method) and c is not Method and c.__module__ == module.__name__ and c.name]
-        if module is not None and not classes:
-            error = f"{path} defines no named subclass of bench.Method"
-        files.append(pytest.param(path, error, id=path.stem))
-        for cls in classes:
-            families.append(pytest.param(cls, id=cls.name or cls.__name__))
-            for variant, params in cls.all_variants().items():
-                fast = {k: v for k, v in FAST.items() if k in cls.defaults}
-                for kind in cls.kinds:
-                    if kind not in KINDS:
-                        continue  # card_problems reports it
-                    key = (str(path), cls.__qualname__, variant, kind)
-                    for check in CHECK_NAMES:
-                        cases.append(pytest.param(key, cls, {**params, **fast}, check,
-                                                  id=f"{variant}-{kind}-{check}"))
-    return files, families, cases
+@parametrize_with_checks(methods=bench.list_methods(), datasets=bench.list_datasets(), params=FAST, budget_s=60)
+def test_contract(plugin, check):
+    check(plugin)
 
 
-FILES, FAMILIES, CASES = _scan()
-_checkers: dict[tuple, Checker] = {}  # one reference fit per (plugin, variant, kind), shared by its checks
+def test_no_plugin_is_broken_or_claimed_twice():
+    from bench.sdk import registry
 
-
-@pytest.mark.parametrize("path, error", FILES)
-def test_plugin_imports(path, error):
-    assert error is None, f"plugin file {path} is broken:\n{error}"
-
-
-@pytest.mark.parametrize("cls", FAMILIES)
-def test_card(cls):
-    problems = card_problems(cls)
-    assert not problems, "\n".join(problems)
-
-
-@pytest.mark.parametrize("key, cls, params, check", CASES)
-def test_contract(key, cls, params, check):
-    if key not in _checkers:
-        _checkers[key] = Checker(cls, params, kind=key[3], budget_s=60)
-    _checkers[key].check(check)()
+    reg = registry()
+    assert [f"{b.origin}: {b.error}" for b in reg.broken] == []
+    assert reg.clashes == {}
+    assert {"knn", "mlp", "xgboost"} <= set(reg.methods) and {"breast-cancer", "rossmann-sim"} <= set(reg.datasets)
 
 
 # -- the checks catch what they are meant to catch ---------------------------------------------
@@ -138,14 +96,80 @@ def test_time_budget_and_broken_fit_are_reported():
     assert broken[1].ok  # needs no fit
 
 
-def test_a_broken_plugin_file_is_one_failing_case(tmp_path):
-    (tmp_path / "broken.py").write_text("import not_a_module_anywhere\n")
-    (tmp_path / "empty.py").write_text("X = 1\n")
-    globals()["PLUGINS"], saved = tmp_path, PLUGINS
-    try:
-        files, families, cases = _scan()
-    finally:
-        globals()["PLUGINS"] = saved
-    errors = {p.id: p.values[1] for p in files}
-    assert "not_a_module_anywhere" in errors["broken"] and "no named subclass" in errors["empty"]
-    assert not families and not cases
+# -- bench.testing: the cases the decorator makes ------------------------------------------------
+
+def _cases(**kw) -> dict[str, tuple]:
+    """{id: (plugin, check)} of a parametrize_with_checks decorator."""
+    names, params = parametrize_with_checks(**kw).args
+    assert names == "plugin, check"
+    ids = [p.id for p in params]
+    assert len(ids) == len(set(ids)), "ids must be unique"
+    return {p.id: p.values for p in params}
+
+
+def test_cases_have_readable_ids_per_variant_kind_split_and_check():
+    cases = _cases(methods=[_Mean], datasets=["breast-cancer", "rossmann-sim"])
+    assert {i for i in cases if i.startswith("toy-mean-regression-")} == {f"toy-mean-regression-{c}" for c in CHECK_NAMES}
+    assert "toy-mean-card" in cases and "toy-mean-rating-pickle" in cases
+    # one split: no split in the id; seeded splits only get split-seed
+    assert {"breast-cancer-card", "breast-cancer-loads", "breast-cancer-split-seed"} <= set(cases)
+    assert {"rossmann-sim-paper-split-seed", "rossmann-sim-kaggle-same-split"} <= set(cases)
+    assert "rossmann-sim-kaggle-split-seed" not in cases
+    knn = _cases(methods=["knn"], kinds=["regression"])  # a variant name; one kind left: no kind in the id
+    assert set(knn) == {"knn-card"} | {f"knn-{c}" for c in CHECK_NAMES}
+    plugin, check = knn["knn-predict-shape"]
+    assert (plugin.variant, plugin.kind, check.name) == ("knn", "regression", "predict-shape")
+    with pytest.raises(KeyError, match="did you mean 'knn'"):
+        parametrize_with_checks(methods=["knnn"])
+
+
+def test_a_bad_method_fails_its_cases_and_a_good_one_passes_them():
+    bad = _cases(methods=[_Bad], kinds=["regression"])
+    for case, message in [("toy-bad-fit-returns-self", "return self"), ("toy-bad-predict-shape", r"shape \(\d+, 1\)"),
+                          ("toy-bad-unfitted-predict", "predict before fit"), ("toy-bad-params-unchanged", "shift")]:
+        plugin, check = bad[case]
+        with pytest.raises(AssertionError, match=message):
+            check(plugin)
+    for plugin, check in _cases(methods=[_Mean], kinds=["regression"]).values():
+        check(plugin)
+
+
+def test_a_subclass_inheriting_its_parents_name_fails_its_card():
+    class Inherits(_Mean):  # no name of its own: it would claim toy-mean again
+        pass
+
+    plugin, check = _cases(methods=[Inherits], kinds=["regression"])["toy-mean-card"]
+    with pytest.raises(AssertionError, match="inherits `name = 'toy-mean'` from _Mean"):
+        check(plugin)
+
+
+def test_dataset_cases_check_generated_data_and_skip_missing_files(tmp_path, plugin_dir):
+    cases = _cases(datasets=["toy-reg", "toy-files"], plugins=[plugin_dir], data_dir=tmp_path / "data",
+                   cache_dir=tmp_path / "cache")
+    toy = {i: c for i, c in cases.items() if i.startswith("toy-reg-")}
+    assert {"toy-reg-card", "toy-reg-fixed-loads", "toy-reg-other-schema"} <= set(toy)
+    for plugin, check in toy.values():
+        check(plugin)
+    plugin, check = cases["toy-files-card"]
+    check(plugin)  # the card needs no files
+    plugin, check = cases["toy-files-loads"]
+    with pytest.raises(pytest.skip.Exception, match="(?s)files missing.*data.csv.*Download data.csv"):
+        check(plugin)
+
+
+def test_dataset_cases_fail_on_a_broken_split(tmp_path):
+    class Overlapping(Dataset):
+        name, kind, target, metrics, embedded = "overlap", "regression", "y", ("rmse",), True
+
+        def load(self, split, ctx):
+            X = pd.DataFrame({"a": np.arange(10.0)})
+            return bench.Task(self.name, self.kind, self.target, self.metrics, bench.Schema(continuous=("a",)),
+                              X, np.arange(10.0), bench.Split("default", np.arange(6), np.arange(5, 8), np.arange(8, 10)),
+                              synthetic=True)
+
+    cases = _cases(datasets=[Overlapping], data_dir=tmp_path, cache_dir=tmp_path)
+    plugin, check = cases["overlap-split-parts"]
+    with pytest.raises(AssertionError, match="train and valid share 1 rows"):
+        check(plugin)
+    plugin, check = cases["overlap-shapes"]
+    check(plugin)

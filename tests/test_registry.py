@@ -334,3 +334,59 @@ def test_entry_point_method_shows_in_bench_list(ep_site):
     assert res.exit_code == 0, res.output
     line = next(l for l in res.output.splitlines() if l.startswith("toy-ep-k2"))
     assert "toy-ep-dist 1.2.3" in line and "k=2" in line
+
+
+SUBCLASSES = '''
+from pathlib import Path
+
+from bench.plugins.registry import load_file
+
+KNN = load_file(Path({knn!r})).KNN  # the built-in classes, as the registry loads them
+BreastCancer = load_file(Path({bc!r})).BreastCancer
+
+
+class MyKNN(KNN):  # a new plugin: its own name and variants
+    name = "my-knn"
+    variants = {{"my-knn": {{"n_neighbors": 3}}}}
+
+
+class SameName(KNN):  # inherits name "knn": refused, never a second "knn"
+    pass
+
+
+class OwnNameOnly(KNN):  # inherits knn's three variants: refused
+    name = "knn-renamed"
+
+
+class MyCancer(BreastCancer):
+    name = "my-cancer"
+
+
+class SameCancer(BreastCancer):
+    pass
+'''
+
+
+def test_a_subclass_of_a_plugin_registers_under_its_own_card_only(plugin_dir, builtin_dir):
+    """A plugin class registers only in the module defining it, under its own `name` and `variants`;
+    a subclass inheriting them is listed as broken with what to set (and nothing clashes)."""
+    for sub, name in (("plugins", "knn.py"), ("datasets", "breast_cancer.py")):
+        (builtin_dir / sub / name).write_text((REPO / sub / name).read_text())
+    knn, bc = builtin_dir / "plugins" / "knn.py", builtin_dir / "datasets" / "breast_cancer.py"
+    (plugin_dir / "subclasses.py").write_text(SUBCLASSES.format(knn=str(knn), bc=str(bc)))
+    reg = discover(extra_dirs=[plugin_dir], entry_points=False)
+    assert reg.clashes == {}
+    assert {v: e.cls.__name__ for v, e in reg.methods.items() if "knn" in v} == {
+        "knn": "KNN", "knn-standardized": "KNN", "knn-raw": "KNN", "my-knn": "MyKNN"}
+    assert reg.methods["knn"].origin.path == str(knn)
+    assert reg.methods["my-knn"].origin.path == str(plugin_dir / "subclasses.py")
+    assert reg.methods["my-knn"].build().params["n_neighbors"] == 3
+    assert reg.datasets["my-cancer"].cls.__name__ == "MyCancer"
+    assert reg.datasets["breast-cancer"].origin.path == str(bc)
+    errors = sorted(b.error for b in _ours(reg, plugin_dir))
+    assert len(errors) == 3, errors
+    assert "class OwnNameOnly (name 'knn-renamed') inherits `variants` ['knn', 'knn-raw', 'knn-standardized'] " \
+           "from KNN; it is not registered. Set its own, e.g. `variants = {'knn-renamed': {}}`." in errors
+    assert any(e.startswith("class SameName inherits `name = 'knn'` from KNN") and "set its own `name`" in e
+               for e in errors)
+    assert any(e.startswith("class SameCancer inherits `name = 'breast-cancer'` from BreastCancer") for e in errors)

@@ -1,5 +1,7 @@
 """A third-party plugin package: built as a wheel, pip-installed (no network), declaring a method
-through the `bench.methods` entry point; bench lists, checks, runs and tables it."""
+and a dataset through the `bench.methods` / `bench.datasets` entry points; bench lists, checks,
+runs and tables it, and the package's own tests run bench's contract checks on its plugins with
+`bench.testing.parametrize_with_checks`."""
 from __future__ import annotations
 
 import os
@@ -9,6 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from bench.plugins.checks import CHECK_NAMES
+from bench.plugins.dataset_checks import DATASET_CHECK_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +30,9 @@ description = "a nearest-centroid classifier for bench"
 [project.entry-points."bench.methods"]
 tiny = "bench_tiny_plugin:NearestCentroid"
 
+[project.entry-points."bench.datasets"]
+blobs = "bench_tiny_plugin:TinyBlobs"
+
 [tool.hatch.build.targets.wheel]
 packages = ["bench_tiny_plugin"]
 """
@@ -32,8 +40,9 @@ packages = ["bench_tiny_plugin"]
 MODULE = '''
 """Nearest class centroid on standardized columns: a tiny third-party bench method."""
 import numpy as np
+import pandas as pd
 
-from bench import Method, NotFittedError
+from bench import Dataset, Method, NotFittedError, Schema, Split, Task
 
 
 class NearestCentroid(Method):
@@ -56,6 +65,45 @@ class NearestCentroid(Method):
         Z = (np.asarray(data.X, dtype=np.float64) - self.mean_) / self.scale_
         d = ((Z[:, None, :] - self.centroids_[None]) ** 2).sum(axis=2)
         return self.classes_[d.argmin(axis=1)]
+
+
+class TinyBlobs(Dataset):
+    name = "tiny-blobs"
+    kind = "classification"
+    target = "label"
+    metrics = ("accuracy",)
+    splits = ("random",)
+    seeded_splits = ("random",)
+    embedded = synthetic = True
+
+    def load(self, split, ctx):
+        split = self.check_split(split)
+        rng = np.random.default_rng(7)
+        y = np.repeat([0, 1], 100)
+        X = pd.DataFrame(rng.normal(size=(200, 2)) + 3.0 * y[:, None], columns=["x1", "x2"])
+        order = np.random.default_rng(self.split_seed_for(split, ctx)).permutation(200)
+        parts = [np.sort(order[a:b]) for a, b in ((0, 120), (120, 160), (160, 200))]
+        return Task(self.name, self.kind, self.target, self.metrics, Schema(continuous=("x1", "x2"), n_classes=2),
+                    X, y, Split(split, *parts), synthetic=True)
+'''
+
+# the package's own tests: bench's contract checks on its plugins, one pytest case per check
+PACKAGE_TEST = '''
+import bench
+from bench.testing import parametrize_with_checks
+
+from bench_tiny_plugin import NearestCentroid, TinyBlobs
+
+
+@parametrize_with_checks(methods=[NearestCentroid], datasets=[TinyBlobs])
+def test_bench_contract(plugin, check):
+    check(plugin)
+
+
+def test_registered_through_the_entry_points():
+    assert bench.list_methods("tiny-*") == ["tiny-centroid"]
+    assert {"breast-cancer", "tiny-blobs"} <= set(bench.list_datasets(kind="classification"))
+    assert "tiny-blobs" not in bench.list_datasets(kind="regression")
 '''
 
 SUITE = """
@@ -122,3 +170,15 @@ def test_pip_installed_entry_point_plugin_is_listed_checked_run_and_tabled(tmp_p
 
     accuracy = float(re.search(r"\| tiny-centroid +\| \**(\d\.\d{4})", row).group(1))
     assert 0.85 < accuracy <= 1.0, row  # nearest centroid separates breast-cancer well; a gap would fail
+
+    # the package's own test file, under pytest, against the installed package
+    (pkg / "tests").mkdir()
+    (pkg / "tests" / "test_bench_contract.py").write_text(textwrap.dedent(PACKAGE_TEST))
+    res = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "tests"], cwd=pkg,
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    for case in ("tiny-centroid-card", "tiny-centroid-predict-shape", "tiny-centroid-determinism",
+                 "tiny-blobs-card", "tiny-blobs-split-parts", "tiny-blobs-split-seed"):
+        assert f"test_bench_contract[{case}] PASSED" in res.stdout, res.stdout[-3000:]
+    n_checks = 1 + len(CHECK_NAMES) + len(DATASET_CHECK_NAMES)  # one kind, one seeded split
+    assert f"{n_checks + 1} passed" in res.stdout, res.stdout[-1500:]

@@ -21,7 +21,7 @@ def versions() -> dict[str, str]:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             if pkg == "bench":
-                from bench import __version__
+                from bench.version import __version__
 
                 out[pkg] = __version__ + " (source)"
     return out

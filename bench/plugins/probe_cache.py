@@ -26,7 +26,7 @@ def cache_folder(root: Path) -> Path | None:
 
 
 def key(cand: Candidate) -> dict[str, str]:
-    from bench import __version__
+    from bench.version import __version__
 
     kind = "file" if cand.path else "entry-point"
     return {"python": sys.executable, "bench": __version__, "kind": kind, "sha256": cand.fingerprint}

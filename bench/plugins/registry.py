@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from bench.core.dataset import Dataset
 from bench.core.method import Method
 from bench.plugins import loader
+from bench.plugins.subclasses import refused
 
 ENTRY_POINT_GROUPS = {"methods": "bench.methods", "datasets": "bench.datasets"}
 NO_ENTRY_POINTS_ENV = "BENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -235,6 +236,8 @@ class _Builder:
         self.fatal.update(probe.screen(cands))
 
     def add_method(self, cls: type[Method], origin: Origin) -> None:
+        if refused(cls, origin, self.reg.broken, Broken):  # a subclass must name its own card
+            return
         for variant, params in cls.all_variants().items():
             if variant in self.reg.methods:
                 other = self.reg.methods[variant].origin
@@ -245,6 +248,8 @@ class _Builder:
             self.reg.methods[variant] = MethodEntry(variant, cls, dict(params), origin)
 
     def add_dataset(self, cls: type[Dataset], origin: Origin) -> None:
+        if refused(cls, origin, self.reg.broken, Broken):
+            return
         if cls.name in self.reg.datasets:
             other = self.reg.datasets[cls.name].origin
             self.reg.clashes.setdefault(("dataset", cls.name), [str(other)]).append(str(origin))

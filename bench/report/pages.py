@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from bench import __version__
+from bench.version import __version__
 from bench.report import plots, table
 from bench.report.selection import supported
 from bench.report.render import render as render_table
