@@ -56,6 +56,5 @@ class XGBoost(TabularBaseline):
         out = self.model_.predict(xgb.DMatrix(M), iteration_range=(0, self.n_rounds_))
         if self.classes_ is None:
             return out
-        if len(self.classes_) > 2:
-            return np.argmax(out, axis=1)
-        return (out > 0.5).astype(np.int64) if len(self.classes_) == 2 else np.zeros(len(out), np.int64)
+        # classes: per-class probabilities, or for one or two classes the probability of the second
+        return np.argmax(out, axis=1) if out.ndim == 2 else np.minimum(out > 0.5, len(self.classes_) - 1)
