@@ -4,9 +4,10 @@ What it does for a subclass, in ``fit``: a seeded subset of at most ``max_train_
 (recorded in the run's info), the feature encoding (``encoding`` ordinal | onehot | ee, ``pca``),
 the target (regression and ratings: ``log`` when ``target_transform`` says so; classification:
 codes 0..k-1 of the sorted labels, ``classes_``); in ``predict``: the not-fitted guard, the same
-encoding, and the way back (``exp``, or codes to labels). A subclass names its estimator:
+encoding, and the way back (``exp``, or codes to labels). A subclass names its estimator
+(README.md, "A scikit-learn model as a baseline", has a complete plugin):
 
-    class Ridge(TabularBaseline):
+    class RidgeBaseline(TabularBaseline):    # sklearn.linear_model's Ridge, LogisticRegression
         name = "ridge"
         defaults = {**TabularBaseline.defaults, "alpha": 1.0}
 
