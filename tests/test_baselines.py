@@ -50,7 +50,7 @@ def test_beats_the_train_mean_on_a_clear_signal(cls):
 
 
 @pytest.mark.parametrize("cls", BASELINES, ids=lambda c: c.name)
-def test_log_target_auto_uses_the_hint(cls):
+def test_target_transform_auto_uses_the_hint(cls):
     task = tiny_task("regression")
     train, valid, test = parts(task)
     params = SMALL[cls.name]
@@ -58,8 +58,15 @@ def test_log_target_auto_uses_the_hint(cls):
     task.target_transform = None
     plain = task.part("train")
     assert cls(**params).fit(plain, None, FitContext()).log_target_ is False
-    assert cls(**params, log_target=True).fit(plain, None, FitContext()).log_target_ is True
+    assert cls(**params, target_transform="log").fit(plain, None, FitContext()).log_target_ is True
+    assert cls(**params, target_transform="none").fit(train, None, FitContext()).log_target_ is False
     assert np.all(cls(**params).fit(train, valid, FitContext()).predict(test) > 0)
+
+
+@pytest.mark.parametrize("cls", BASELINES, ids=lambda c: c.name)
+def test_the_former_log_target_name_says_the_new_one(cls):
+    with pytest.raises(TypeError, match="'log_target' \\(did you mean 'target_transform'\\?\\)"):
+        cls(log_target=True)
 
 
 @pytest.mark.parametrize("cls", BASELINES, ids=lambda c: c.name)

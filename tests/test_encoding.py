@@ -118,15 +118,19 @@ def test_bad_codes_and_inputs_are_refused_without_mutation():
         TabularEncoder("binary", SCHEMA)
 
 
-def test_log_target_follows_the_hint():
+def test_target_transform_follows_the_hint():
     y = np.array([1.0, 2.0])
     hinted = Part(TRAIN.iloc[:2], y, SCHEMA, "regression", target_transform="log")
     plain = Part(TRAIN.iloc[:2], y, SCHEMA, "regression")
     assert use_log_target("auto", hinted) and not use_log_target("auto", plain)
-    assert use_log_target(True, plain) and not use_log_target(False, hinted)
-    assert not use_log_target(True, Part(TRAIN.iloc[:2], y, SCHEMA, "classification"))
+    assert use_log_target("log", plain) and not use_log_target("none", hinted)
+    assert not use_log_target("log", Part(TRAIN.iloc[:2], y, SCHEMA, "classification"))
     with pytest.raises(ValueError, match="positive"):
-        use_log_target(True, Part(TRAIN.iloc[:2], np.array([0.0, 1.0]), SCHEMA, "regression"))
+        use_log_target("log", Part(TRAIN.iloc[:2], np.array([0.0, 1.0]), SCHEMA, "regression"))
+    with pytest.raises(ValueError, match="target_transform='log'/'none'"):
+        use_log_target(True, plain)  # the former log_target's values
+    with pytest.raises(ValueError, match="'auto', 'log' or 'none'"):
+        use_log_target("exp", plain)
 
 
 def test_train_rows_is_a_seeded_subset():

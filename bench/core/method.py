@@ -106,6 +106,8 @@ class Method:
     # optional: {param: type or tuple of types} where the default says too little or too much
     param_types: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
+    # optional: {old parameter name: new name}, so a suite using the old name is told the new one
+    renamed: ClassVar[dict[str, str]] = {}
 
     def __init__(self, **params: Any):
         unknown = [p for p in params if p not in self.defaults]
@@ -113,6 +115,8 @@ class Method:
             hints = []
             for p in unknown:
                 close = difflib.get_close_matches(p, list(self.defaults), n=1)
+                if p in self.renamed:
+                    close = [self.renamed[p]]
                 hints.append(f"{p!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise TypeError(f"{type(self).__name__}: unknown parameter {', '.join(hints)}; "
                             f"known: {', '.join(self.defaults) or 'none'}")

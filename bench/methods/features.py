@@ -18,7 +18,8 @@ rows: how the pixel baselines see images in fewer dimensions (``PCAEncoder``).
 One-hot indicator columns are divided by their standard deviation but never centred, so
 sparse output stays sparse (centring does not change distances anyway).
 
-The module also holds the small decisions every baseline shares (log target, encoding names).
+The module also holds the small decisions every baseline shares (log target, encoding names);
+``bench.methods.tabular.TabularBaseline`` puts them together.
 """
 from __future__ import annotations
 
@@ -224,19 +225,20 @@ def note_rows(ctx: Any, n_train: int, rows: np.ndarray | None) -> None:
         ctx.info["train_rows"] = {"used": int(len(rows)), "of": int(n_train)}
 
 
-def use_log_target(setting: bool | str, part: Part) -> bool:
-    """Resolve a baseline's ``log_target`` parameter: ``"auto"`` follows the dataset's hint."""
-    if setting == "auto":
-        use = part.target_transform == "log"
-    elif isinstance(setting, (bool, np.bool_)):
-        use = bool(setting)
-    else:
-        raise ValueError(f"log_target must be 'auto', True or False, not {setting!r}")
+def use_log_target(setting: str, part: Part) -> bool:
+    """Resolve a baseline's ``target_transform`` parameter (``"auto"`` | ``"log"`` | ``"none"``):
+    whether it fits log(y). ``"auto"`` follows the dataset's hint; classes are never logged."""
+    if setting not in ("auto", "log", "none"):
+        raise ValueError(f"target_transform must be 'auto', 'log' or 'none', not {setting!r}"
+                         + (" (the former log_target=True/False is target_transform='log'/'none')"
+                            if isinstance(setting, (bool, np.bool_)) else ""))
+    use = setting == "log" or (setting == "auto" and part.target_transform == "log")
     if use and part.kind not in ("regression", "rating"):
         return False  # labels are not numbers to take logs of
     if use and np.any(np.asarray(part.y, dtype=np.float64) <= 0):
-        raise ValueError("log_target needs positive targets; set log_target=False "
-                         "(the dataset hints 'log' but its train part has targets <= 0)")
+        raise ValueError("a log target needs positive targets; set target_transform='none' "
+                         "(the dataset hints 'log' or target_transform='log', but the train part "
+                         "has targets <= 0)")
     return use
 
 
