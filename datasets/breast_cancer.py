@@ -5,7 +5,6 @@ Embedded (no download), so the smoke suite covers the classification kind on a f
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from bench import Dataset, LoadContext, Schema, Split, Task
 
@@ -22,6 +21,7 @@ class BreastCancer(Dataset):
 
     def load(self, split: str, ctx: LoadContext) -> Task:
         split = self.check_split(split)
+        import pandas as pd  # here: listing plugins never imports pandas
         from sklearn.datasets import load_breast_cancer
 
         raw = load_breast_cancer()

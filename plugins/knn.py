@@ -1,9 +1,6 @@
 """k-nearest neighbours: the simplest classic baseline of the entity-embedding paper."""
 from __future__ import annotations
 
-from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-from sklearn.preprocessing import normalize
-
 from bench.methods import TabularBaseline
 
 
@@ -34,9 +31,13 @@ class KNN(TabularBaseline):
         return {"scale": self.params["normalize"] == "standard"}
 
     def features(self, M):
+        from sklearn.preprocessing import normalize  # here, so listing plugins never imports sklearn
+
         return normalize(M, norm="l2") if self.params["normalize"] == "rows" else M
 
     def estimator(self, classify, ctx):
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
         p = self.params
         Neighbours = KNeighborsClassifier if classify else KNeighborsRegressor
         return Neighbours(n_neighbors=min(p["n_neighbors"], self.n_rows_), weights=p["weights"], p=p["p"],

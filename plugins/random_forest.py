@@ -5,7 +5,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from bench.methods import TabularBaseline
 
@@ -27,6 +26,8 @@ class RandomForest(TabularBaseline):
         max_features = p["max_features"]
         if max_features == "auto":
             max_features = "sqrt" if classify else 1.0
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor  # here: listing stays light
+
         Forest = RandomForestClassifier if classify else RandomForestRegressor
         return Forest(n_estimators=p["n_estimators"], max_depth=p["max_depth"],
                       min_samples_leaf=p["min_samples_leaf"], max_features=max_features,

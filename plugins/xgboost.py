@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import xgboost as xgb
 
 from bench.methods import TabularBaseline
 
@@ -33,6 +32,8 @@ class XGBoost(TabularBaseline):
         p, k = self.params, 0 if self.classes_ is None else len(self.classes_)
         cards = train.schema.categorical.values() if p["encoding"] == "ordinal" else ()
         self.max_bin_ = max([256] + [c + 1 for c in cards]) if p["max_bin"] == "auto" else int(p["max_bin"])
+        import xgboost as xgb  # here, so listing plugins never imports xgboost
+
         on_gpu = ctx.device.startswith("cuda") and p["tree_method"] != "exact"  # exact: CPU only
         device = ctx.device if on_gpu else "cpu"
         objective = ({"objective": "reg:squarederror"} if k == 0 else {"objective": "binary:logistic"}
@@ -53,6 +54,8 @@ class XGBoost(TabularBaseline):
         return booster
 
     def predict_model(self, M):
+        import xgboost as xgb
+
         out = self.model_.predict(xgb.DMatrix(M), iteration_range=(0, self.n_rounds_))
         if self.classes_ is None:
             return out

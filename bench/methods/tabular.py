@@ -27,7 +27,6 @@ import numpy as np
 
 from bench.core.method import FitContext, Method, NotFittedError
 from bench.core.task import Part
-from bench.methods.features import encoder_for, note_rows, take, train_rows, use_log_target
 
 CLASSIFY = ("classification", "image-classification")
 
@@ -73,6 +72,9 @@ class TabularBaseline(Method):
     # -- the shared plumbing ------------------------------------------------------------------
 
     def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "TabularBaseline":
+        # here, not at the top: a plugin file built on this base imports without pandas or scipy
+        from bench.methods.features import encoder_for, note_rows, take, train_rows, use_log_target
+
         p = self.params
         self.check_params()
         self.log_target_ = use_log_target(p["target_transform"], train)

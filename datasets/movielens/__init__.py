@@ -39,22 +39,31 @@ unless a suite's ``split_seeds`` asks for others; ``temporal`` draws nothing and
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from bench import Dataset, FilesMissing, LoadContext, Task
 from bench.data.download import ChecksumMismatch
 from bench.data.extract import UnsafeArchive
 
 from .download import download_release, downloads_enabled, safe_extract, url_base
-from .features import build_task, side_features
-from .read import (CHECKSUMS, COLUMNS, FOLD_RELEASES, FOLDS, PAGE, RATINGS_FILE, RELEASES, SPLITS,
-                   URL_BASE, check_release, item_titles, load_ratings, read_items, read_ratings_file,
-                   read_users)
-from .simulator import generate_ratings
-from .splits import SPLIT_SEED, fold_split, make_split, match_rows, random_split, temporal_split
+from .releases import (CHECKSUMS, COLUMNS, FOLD_RELEASES, FOLDS, PAGE, RATINGS_FILE, RELEASES, SPLITS,
+                       URL_BASE, check_release)
+
+# The readers, features, splits and simulator need pandas: they are imported when a split loads,
+# so listing plugins and rendering tables never pay for it; their names stay importable from here.
+_LAZY = {"read": ("item_titles", "load_ratings", "read_items", "read_ratings_file", "read_users"),
+         "features": ("build_task", "side_features"), "simulator": ("generate_ratings",),
+         "splits": ("SPLIT_SEED", "fold_split", "make_split", "match_rows", "random_split", "temporal_split")}
+
+
+def __getattr__(name: str) -> Any:
+    for module, names in _LAZY.items():
+        if name in names:
+            return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # ----------------------------------------------------------------------------------------------
 # The plugins
@@ -149,10 +158,16 @@ class MovieLens(Dataset):
         """Movie titles for the item codes (for plot labels); None for other columns."""
         if column != "item":
             return None
+        from .read import item_titles
+
         titles = item_titles(data_dir, self.release)
         return [titles.get(raw, str(raw)) for raw in task.categories["item"]]
 
     def load(self, split: str | None, ctx: LoadContext) -> Task:
+        from .features import build_task, side_features
+        from .read import load_ratings
+        from .splits import make_split
+
         split = self.check_split(split)
         folder = self.locate(ctx, split)
         table = load_ratings(folder, self.release, ctx.cache_dir)
@@ -181,12 +196,17 @@ class MovieLensSim(Dataset):
                    "'movielens' (random, temporal).")
     how_to_get = "Generated in code; nothing to download."
 
-    def ratings(self) -> pd.DataFrame:
+    def ratings(self) -> "pd.DataFrame":  # noqa: F821 (pandas: imported by the simulator)
         """The generated ratings table (user, item, rating, timestamp), like u.data."""
+        from .simulator import generate_ratings
+
         p = self.params
         return generate_ratings(p["n_users"], p["n_items"], p["density"], p["rank"], p["seed"])
 
     def load(self, split: str | None, ctx: LoadContext | None = None) -> Task:
+        from .features import build_task
+        from .splits import make_split
+
         split = self.check_split(split)
         table = self.ratings()
         p = self.params

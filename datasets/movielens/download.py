@@ -10,7 +10,7 @@ from bench import FilesMissing
 from bench.data.download import download, download_root
 from bench.data.extract import extract_zip
 
-from .read import CHECKSUMS, PAGE, RATINGS_FILE, URL_BASE, check_release
+from .releases import CHECKSUMS, PAGE, RATINGS_FILE, URL_BASE, check_release
 
 MAX_UNPACKED_BYTES = 8 << 30  # refuse archives that claim to unpack to more (ml-25m: ~1.2 GB)
 

@@ -9,7 +9,8 @@ import pandas as pd
 
 from bench import Split
 
-from .read import COLUMNS, FOLDS, read_ratings_file, redownload
+from .read import read_ratings_file
+from .releases import COLUMNS, FOLDS, redownload
 
 SPLIT_SEED = 0  # the default split seed of the seeded splits; never a run's (model) seed
 VALID_SHARE_OF_BASE = 20  # official folds: valid = n_base // 20 rows (5 %) of the .base rows

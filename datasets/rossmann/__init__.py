@@ -48,14 +48,27 @@ task's rows. The target is Sales (float64); ``target_transform = "log"``.
 """
 from __future__ import annotations
 
-import pandas as pd
+import importlib
+from typing import Any
 
 from bench import Dataset, FilesMissing, LoadContext, Task
 
-from .features import KAGGLE_TEST_DAYS, PAPER_FEATURES, SPLIT_SEED, build_task
-from .read import (CACHE_VERSION, KAGGLE_URL, MONTH_ABBR, STATE_CODES, STATE_COLUMNS, STATE_HOLIDAYS,
-                   STORE_COLUMNS, TRAIN_COLUMNS, join_raw, load_table, read_kaggle_csvs, source_key)
-from .simulator import generate_raw, write_kaggle_csvs
+from .kaggle import KAGGLE_URL
+
+# The reader, features and simulator need pandas: they are imported when a split loads, so listing
+# plugins and rendering tables never pay for it; their names stay importable from here.
+_LAZY = {"features": ("KAGGLE_TEST_DAYS", "PAPER_FEATURES", "SPLIT_SEED", "build_task"),
+         "read": ("CACHE_VERSION", "MONTH_ABBR", "STATE_CODES", "STATE_COLUMNS", "STATE_HOLIDAYS",
+                  "STORE_COLUMNS", "TRAIN_COLUMNS", "join_raw", "load_table", "read_kaggle_csvs", "source_key"),
+         "simulator": ("generate_raw", "write_kaggle_csvs")}
+
+
+def __getattr__(name: str) -> Any:
+    for module, names in _LAZY.items():
+        if name in names:
+            return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # ----------------------------------------------------------------------------------------------
 # The dataset plugins
@@ -94,6 +107,9 @@ class Rossmann(Dataset):
             raise FilesMissing(
                 f"dataset {self.name}: the paper split needs {folder / 'store_states.csv'} (Store,State) "
                 f"for its state feature; the split 'kaggle' works without it.\n{self.how_to_get}")
+        from .features import build_task
+        from .read import load_table
+
         table = load_table(folder, ctx.cache_dir)
         return build_task(table, split, dataset=self.name, train_rows=self.params["train_rows"],
                           valid_rows=self.params["valid_rows"], synthetic=False,
@@ -120,11 +136,16 @@ class RossmannSim(Dataset):
                    "(about 200 per store, like the real split's 180).")
     how_to_get = "Generated in code; nothing to download."
 
-    def raw_frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """The raw train / store / store_states frames in Kaggle's schema."""
+    def raw_frames(self) -> tuple:
+        """The raw train / store / store_states frames (pandas) in Kaggle's schema."""
+        from .simulator import generate_raw
+
         return generate_raw(self.params["n_stores"], self.params["n_days"], self.params["seed"])
 
     def load(self, split: str, ctx: LoadContext | None = None) -> Task:
+        from .features import build_task
+        from .read import join_raw
+
         split = self.check_split(split)
         train, store, states = self.raw_frames()
         table = join_raw(train, store, states, sources=("rossmann-sim train", "rossmann-sim store",

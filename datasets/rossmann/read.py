@@ -11,8 +11,7 @@ import pandas as pd
 
 from bench.data import cache
 
-KAGGLE_URL = "https://www.kaggle.com/c/rossmann-store-sales/data"
-REDOWNLOAD = f"re-download it from the Kaggle competition rossmann-store-sales ({KAGGLE_URL})"
+from .kaggle import REDOWNLOAD
 
 TRAIN_COLUMNS = ("Store", "DayOfWeek", "Date", "Sales", "Customers", "Open", "Promo",
                  "StateHoliday", "SchoolHoliday")
