@@ -120,3 +120,14 @@ def test_non_ok_statuses_are_shown_by_name_and_listed(setup, write_suite):  # no
     rows = _rows(average_ranks([fixed, other]))
     assert rows["toy-mean-shifted"]["toy-reg / fixed"].text() == "timeout"  # not ranked, not dropped
     assert rows["toy-mean"]["toy-reg / other"].text() == "—"
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_ranks_equal_scipys_rankdata_with_ties(lower):
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 5, 30):
+        v = rng.integers(0, 4, n).astype(float)  # many ties
+        expected = rankdata(v if lower else -v, method="average")
+        np.testing.assert_array_equal(stats.ranks(v, lower_is_better=lower), expected)

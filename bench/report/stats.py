@@ -83,5 +83,16 @@ def _pvalue(a: np.ndarray, b: np.ndarray, test: str) -> float:
 
 def ranks(means: Sequence[float], lower_is_better: bool) -> np.ndarray:
     """Rank 1 = best; ties share the average of their ranks."""
+    # By hand, not scipy.stats.rankdata: importing scipy.stats takes longer than `bench table`
+    # may (0.5 s); tests/test_stats.py checks these against rankdata.
     v = np.asarray(means, dtype=np.float64)
-    return _st().rankdata(v if lower_is_better else -v, method="average")
+    v = v if lower_is_better else -v
+    order = np.argsort(v, kind="stable")
+    out = np.empty(len(v))
+    sorted_v = v[order]
+    start = 0
+    for end in range(1, len(v) + 1):
+        if end == len(v) or sorted_v[end] != sorted_v[start]:
+            out[order[start:end]] = (start + 1 + end) / 2  # the mean of ranks start+1 .. end
+            start = end
+    return out
