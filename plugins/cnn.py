@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench import nn as bnn
-from bench.methods import TorchMethod
+from bench.methods.torch import TorchMethod
 from bench.nn.augment import CropFlip
 
 COMMON_DEFAULTS: dict[str, Any] = {

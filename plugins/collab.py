@@ -30,7 +30,7 @@ from torch import nn
 
 from bench import FitContext, Method, NotFittedError, Part
 from bench import nn as bnn
-from bench.methods import TorchMethod
+from bench.methods.torch import TorchMethod
 
 
 def ids(X: pd.DataFrame, schema) -> tuple[np.ndarray, np.ndarray, int, int]:

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench import nn as bnn
-from bench.methods import TorchMethod
+from bench.methods.torch import TorchMethod
 from bench.core.metrics import get_metric
 
 # Embedding sizes of the paper's Rossmann network (its public code), by bench's column names.

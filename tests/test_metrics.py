@@ -200,3 +200,13 @@ def test_a_metric_registered_by_plugin_files_reaches_records_and_table(cli, plug
     assert "share within 25" in header and "MAE" in header
     shifted = next(line for line in table.output.splitlines() if line.startswith("| toy-mean-shifted"))
     assert "**17.5" in shifted  # lower is better for max |error|: the shifted row is the best
+    # the worker keyed its runs as the parent did (it knew every metric before keying them) ...
+    assert not any("key_in_worker" in r["info"] for r in recs.values())
+    assert "†" not in table.output
+    assert invoke("run", "--suite", "scored").exit_code == 0
+    assert len(list((results / "runs").glob("*.json"))) == 2  # nothing changed: nothing re-ran
+    # ... and the file defining a metric is in the key: editing it re-runs what it scored
+    with (plugin_dir / "extra_metrics.py").open("a") as f:
+        f.write("# edited\n")
+    assert invoke("run", "--suite", "scored").exit_code == 0
+    assert len(list((results / "runs").glob("*.json"))) == 4

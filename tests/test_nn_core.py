@@ -6,6 +6,7 @@ import math
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,8 +16,7 @@ from torch import nn
 
 from bench import FitContext, NotFittedError
 from bench import nn as bnn
-from bench.methods import TorchMethod
-from bench.methods.torch import member_budget, member_seed, on_cpu
+from bench.methods.torch import TorchMethod, member_budget, member_seed, on_cpu
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -415,8 +415,23 @@ def test_torch_method_guards_predict_and_pickles_its_nets():
         TinyFamily().fit(SimpleNamespace(kind="rating"), None, FitContext())
 
 
-def test_the_base_and_bench_methods_import_without_torch():
-    code = ("import sys, bench.methods, bench.methods.torch; "
-            "assert 'torch' not in sys.modules, 'bench.methods imported torch'")
+def test_the_base_imports_without_torch():
+    code = ("import sys, bench.methods.torch; "
+            "assert 'torch' not in sys.modules, 'bench.methods.torch imported torch'")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_the_code_identity_of_every_nn_family_covers_the_base_and_no_baseline_does():
+    """Editing the base re-runs the runs of the NN plugin files, and of no baseline."""
+    from bench.core import identity
+    from bench.plugins.registry import discover
+
+    reg = discover(entry_points=False)
+
+    def files(variant):
+        return {str(p) for p in identity.plugin_files(reg.method(variant).origin)}
+
+    base = str(Path(bnn.__file__).resolve().parents[1] / "methods" / "torch.py")
+    assert all(base in files(v) for v in ("mlp", "ee", "mf", "ncf", "resnet-20", "resnet-fast"))
+    assert not any(base in files(v) for v in ("knn", "random-forest", "xgboost"))

@@ -203,6 +203,10 @@ def known_metrics(registry: Registry, names) -> None:
 def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> RunRecord:
     """Fit and evaluate one spec in this process; every exception becomes a failed (or oom) record."""
     entry = registry.method(spec.method)
+    try:  # every metric known before the run is keyed: a plugin metric's file is in its key
+        known_metrics(registry, task.metrics)
+    except KeyError:
+        pass  # the run fails below, with a record saying which
     rec = base_record(registry, spec, TaskMeta.of(spec, task), opts)
     ctx = FitContext(seed=spec.seed, device=opts.device,
                      time_budget=limits.method_budget(limits.effective(opts.timeout, spec.timeout)),
