@@ -25,7 +25,6 @@ training error (of the augmented batches, in train mode) and the valid accuracy.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -33,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import Method, NotFittedError
 from bench import nn as bnn
+from bench.methods.torch import TorchMethod
 from bench.nn.augment import CropFlip
 
 COMMON_DEFAULTS: dict[str, Any] = {
@@ -181,7 +180,7 @@ def images_nchw(X: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(X, copy=True)).permute(0, 3, 1, 2)
 
 
-class _ImageNN(Method):
+class _ImageNN(TorchMethod):
     kinds = ("image-classification",)
 
     def _network(self, norm: Normalize, n_classes: int) -> nn.Module:
@@ -193,8 +192,7 @@ class _ImageNN(Method):
 
     def fit(self, train, valid, ctx) -> "_ImageNN":
         p = self.params
-        if train.kind not in self.kinds:
-            raise ValueError(f"{self.name} handles {self.kinds}, not {train.kind!r}")
+        self.check_kind(train)
         x = images_nchw(train.X)
         y = np.asarray(train.y)
         self.classes_ = np.unique(y)
@@ -205,17 +203,8 @@ class _ImageNN(Method):
         del pixels
         device = bnn.resolve_device(ctx.device)
         self.channels_last_ = self._use_channels_last(device)
-        epochs = int(p["epochs"])
-        cfg = bnn.TrainConfig(
-            epochs=epochs, batch_size=int(p["batch_size"]), optimizer=p["optimizer"], lr=float(p["lr"]),
-            momentum=float(p["momentum"]), nesterov=bool(p["nesterov"]),
-            weight_decay=float(p["weight_decay"]), schedule=p["schedule"],
-            milestones=tuple(int(round(f * epochs)) for f in p["milestones"]),
-            pct_start=float(p["pct_start"]), restore_best=bool(p["restore_best"]), patience=p["patience"], amp=bool(p["amp"]),
-            channels_last=self.channels_last_, device=str(device), seed=ctx.seed,
-            eval_batch_size=int(p["eval_batch_size"]))
-        if p["train_options"]:
-            cfg = cfg.replace(**dict(p["train_options"]))
+        cfg = self.train_config(device, channels_last=self.channels_last_,  # milestones: fractions -> epochs
+                                milestones=tuple(int(round(f * int(p["epochs"]))) for f in p["milestones"]))
 
         valid_data, metric = None, None
         if valid is not None and len(valid):
@@ -233,16 +222,17 @@ class _ImageNN(Method):
         def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(out.float(), target, label_smoothing=smoothing)
 
-        with bnn.seeded(ctx.seed, device):
+        def build() -> nn.Module:
             net = bnn.init_weights(self._network(Normalize(mean, std), len(self.classes_)), p["init"])
             self._after_init(net)
-            res = bnn.fit(net, ((x,), y_t), cfg, valid=valid_data, loss_fn=loss_fn, metric=metric,
-                          metric_name="valid_accuracy", maximize=True, ctx=ctx, desc=self.name,
-                          augment=CropFlip(4, True) if p["augment"] else None,
-                          train_metric=train_error, train_metric_name="train_error")
-        self.net_ = net
+            return net
+
+        [res] = self.fit_members(build, ((x,), y_t), cfg, ctx, device, valid=valid_data, loss_fn=loss_fn,
+                                 metric=metric, metric_name="valid_accuracy", maximize=True,
+                                 augment=CropFlip(4, True) if p["augment"] else None,
+                                 train_metric=train_error, train_metric_name="train_error")
         ctx.info.update({
-            "device": str(device), "n_parameters": sum(q.numel() for q in net.parameters()),
+            "device": str(device), "n_parameters": self.n_parameters(),
             "epochs_run": res.epochs_run, "stop_reason": res.stop_reason, "best_epoch": res.best_epoch,
             "train_seconds": round(res.train_seconds, 3), "images_per_s": round(res.samples_per_s, 1),
             "channels_last": self.channels_last_,
@@ -253,22 +243,14 @@ class _ImageNN(Method):
         """Hook for a family's own initialisation after Kaiming's."""
 
     def predict(self, data) -> np.ndarray:
-        if not hasattr(self, "net_"):
-            raise NotFittedError(f"{self.name}: call fit before predict")
+        self.check_fitted()
         x = images_nchw(data.X)
         kw = dict(amp=bool(self.params["amp"]), channels_last=self.channels_last_)
-        bs = int(self.params["eval_batch_size"])
-        probs = F.softmax(bnn.predict(self.net_, (x,), bs, **kw), 1)
+        bs, net = int(self.params["eval_batch_size"]), self.members_[0]
+        probs = F.softmax(bnn.predict(net, (x,), bs, **kw), 1)
         if self.params["tta"]:
-            probs = probs + F.softmax(bnn.predict(self.net_, (x.flip(3),), bs, **kw), 1)
+            probs = probs + F.softmax(bnn.predict(net, (x.flip(3),), bs, **kw), 1)
         return self.classes_[probs.argmax(1).cpu().numpy()]
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle with the net on the CPU, so a GPU-trained model loads anywhere."""
-        state = dict(self.__dict__)
-        if "net_" in state and any(t.device.type != "cpu" for t in state["net_"].parameters()):
-            state["net_"] = copy.deepcopy(state["net_"]).cpu()
-        return state
 
 
 def _he_variants() -> dict[str, dict[str, Any]]:
@@ -291,6 +273,7 @@ class CifarResNet(_ImageNN):
     description = "He et al. 2016 CIFAR nets: plain-20/56, resnet-20/56; -nobn, -dropout variants"
     defaults = {**COMMON_DEFAULTS, "depth": 20, "residual": True, "widths": (16, 32, 64)}
     variants = _he_variants()
+    test_params = {"epochs": 2, "widths": (4, 8, 8)}  # `bench check`: every layer, few channels
 
     def _network(self, norm, n_classes):
         p = self.params
@@ -312,6 +295,7 @@ class FastResNetMethod(_ImageNN):
                 "lr": 0.4, "nesterov": True, "weight_decay": 5e-4, "schedule": "onecycle",
                 "label_smoothing": 0.2, "tta": True, "pct_start": 0.2}
     variants = {"resnet-fast": {}}
+    test_params = {"epochs": 2, "widths": (8, 8, 16, 16)}
 
     def _network(self, norm, n_classes):
         p = self.params

@@ -18,7 +18,6 @@ learned user and item vectors to the tree baselines through ``embeddings()`` (th
 """
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
@@ -31,6 +30,7 @@ from torch import nn
 
 from bench import FitContext, Method, NotFittedError, Part
 from bench import nn as bnn
+from bench.methods.torch import TorchMethod
 
 
 def ids(X: pd.DataFrame, schema) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -289,16 +289,18 @@ class torch_threads:
         torch.set_num_threads(self.before)
 
 
-class _EmbeddingCF(Method):
+class _EmbeddingCF(TorchMethod):
     """Shared fit/predict of the embedding models: ids as one int tensor, MSE, the NN core."""
 
     kinds = ("rating",)
+    test_params = {"epochs": 2, "n_factors": 8}  # `bench check` on tiny data
 
     def _network(self, n_users: int, n_items: int, y_range: tuple[float, float]) -> nn.Module:
         raise NotImplementedError
 
     def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "_EmbeddingCF":
         p = self.params
+        self.check_kind(train)
         u, i, nu, ni = ids(train.X, train.schema)
         y = np.asarray(train.y, np.float64)
         if p["y_range"] == "auto":
@@ -315,33 +317,20 @@ class _EmbeddingCF(Method):
             valid_data = ((torch.from_numpy(np.stack([vu, vi], 1)),),
                           torch.from_numpy(np.asarray(valid.y, np.float32)))
             metric = lambda out, t: float(torch.sqrt(F.mse_loss(out.float(), t.float())))  # noqa: E731
-        cfg = bnn.TrainConfig(epochs=int(p["epochs"]), batch_size=int(p["batch_size"]),
-                              optimizer=p["optimizer"], lr=float(p["lr"]),
-                              weight_decay=float(p["weight_decay"]), schedule=p["schedule"],
-                              restore_best=False,  # valid is for the record (and blends), not for picking
-                              amp=bool(p["amp"]), device=str(device))
-        if p["train_options"]:
-            cfg = cfg.replace(**dict(p["train_options"]))
-        members, fits = [], []
-        threads = p["cpu_threads"] if device.type == "cpu" else None
-        for m in range(int(p["ensemble"])):
-            seed = ctx.seed if m == 0 else int(np.random.SeedSequence([ctx.seed, m]).generate_state(1)[0])
-            with bnn.seeded(seed, device), torch_threads(threads):
-                net = self._network(nu, ni, y_range)
-                res = bnn.fit(net, ((x,), target), cfg.replace(seed=seed), valid=valid_data,
-                              loss_fn=F.mse_loss, metric=metric, metric_name="valid_rmse", ctx=ctx,
-                              desc=self.name, log_extra={"member": m} if int(p["ensemble"]) > 1 else None)
-            members.append(net)
-            fits.append({"member": m, "epochs_run": res.epochs_run, "train_seconds": round(res.train_seconds, 3),
-                         "samples_per_s": round(res.samples_per_s, 1), "stop_reason": res.stop_reason})
-        self.members_ = members
-        ctx.info.update({"nn_fits": fits, "device": str(device),
-                         "n_parameters": sum(q.numel() for q in members[0].parameters())})
+        # valid is for the record (and blends), not for picking an epoch
+        cfg = self.train_config(device, restore_best=False)
+        results = self.fit_members(lambda: self._network(nu, ni, y_range), ((x,), target), cfg, ctx, device,
+                                   valid=valid_data, loss_fn=F.mse_loss, metric=metric, metric_name="valid_rmse")
+        ctx.info.update({"nn_fits": self.member_fits(results), "device": str(device),
+                         "n_parameters": self.n_parameters()})
         return self
 
+    def training_scope(self, device):
+        """``cpu_threads`` torch threads while a net trains on the CPU."""
+        return torch_threads(self.params["cpu_threads"] if device.type == "cpu" else None)
+
     def predict(self, data: Part) -> np.ndarray:
-        if not hasattr(self, "members_"):
-            raise NotFittedError(f"{self.name}: predict called before fit")
+        self.check_fitted()
         u, i, _, _ = ids(data.X, data.schema)
         x = torch.from_numpy(np.stack([u, i], 1))
         outs = [bnn.predict(m, (x,), 65536, amp=bool(self.params["amp"])).cpu().numpy() for m in self.members_]
@@ -349,16 +338,8 @@ class _EmbeddingCF(Method):
 
     def embeddings(self) -> dict[str, np.ndarray]:
         """Learned vectors per user and item (averaged over ensemble members would mix bases: the first)."""
-        if not hasattr(self, "members_"):
-            raise NotFittedError(f"{self.name}: embeddings() called before fit")
+        self.check_fitted("embeddings")
         return self.members_[0].vectors()
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle with the nets on the CPU, so a GPU-trained model loads anywhere."""
-        state = dict(self.__dict__)
-        if "members_" in state:
-            state["members_"] = [copy.deepcopy(m).cpu() for m in state["members_"]]
-        return state
 
 
 class MatrixFactorization(_EmbeddingCF):
@@ -379,6 +360,7 @@ class NeuralCF(_EmbeddingCF):
     # the batch and weight decay found for ``mf`` (same valid RMSE as fastai's recipe, 4x fewer steps)
     defaults = {**EMBEDDING_DEFAULTS, "n_factors": 50, "hidden": (100,), "dropout": 0.0,
                 "batchnorm": False, "emb_dropout": 0.0, "batch_size": 256, "lr": 1e-2, "weight_decay": 0.4}
+    test_params = {"epochs": 2, "n_factors": 8, "hidden": (16,)}
     variants = {
         "ncf": {},
         "ncf-dropout": {"dropout": 0.3, "emb_dropout": 0.05},

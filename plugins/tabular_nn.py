@@ -33,9 +33,7 @@ scale.
 """
 from __future__ import annotations
 
-import copy
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -44,8 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench import Method, NotFittedError
 from bench import nn as bnn
+from bench.methods.torch import TorchMethod
 from bench.core.metrics import get_metric
 
 # Embedding sizes of the paper's Rossmann network (its public code), by bench's column names.
@@ -224,10 +222,12 @@ def fastai_emb_size(card: int) -> int:
 
 # -- the method families ---------------------------------------------------------------------
 
-class _TabularNN(Method):
+class _TabularNN(TorchMethod):
     """Shared fit/predict: encode the table as tensors, fit nets with bench.nn, decode outputs."""
 
     kinds = ("regression", "classification", "rating")
+    budget_share = 0.9  # of ctx.time_budget for training; the rest for predicting with every net
+    test_params = {"epochs": 2, "hidden": (32, 32)}  # `bench check`: equal widths keep the skips
 
     # subclasses build the net
     def _stem(self, cards: list[int], n_cont: int) -> tuple[nn.Module, Block | None, int]:
@@ -289,8 +289,7 @@ class _TabularNN(Method):
 
     def fit(self, train, valid, ctx) -> "_TabularNN":
         p = self.params
-        if train.kind not in self.kinds:
-            raise ValueError(f"{self.name} handles {self.kinds}, not {train.kind!r}")
+        self.check_kind(train)
         if not isinstance(train.X, pd.DataFrame):
             raise ValueError(f"{self.name} needs a DataFrame of columns, not {type(train.X).__name__}")
         schema = train.schema
@@ -337,41 +336,12 @@ class _TabularNN(Method):
             valid_data = (self._tensors(valid.X), torch.zeros(len(valid)))
             metric, metric_name, maximize = self._valid_metric(valid, train)
 
-        cfg = bnn.TrainConfig(
-            epochs=int(p["epochs"]), batch_size=int(p["batch_size"]), optimizer=p["optimizer"],
-            lr=float(p["lr"]), weight_decay=float(p["weight_decay"]), momentum=float(p["momentum"]),
-            schedule=p["schedule"], lr_mult=p["lr_mult"], patience=p["patience"],
-            restore_best=bool(p["restore_best"]), amp=bool(p["amp"]), device=str(device),
-            eval_batch_size=int(p["eval_batch_size"]))
-        if p["train_options"]:
-            cfg = cfg.replace(**dict(p["train_options"]))
-
-        k = int(p["ensemble"])
-        if k < 1:
-            raise ValueError(f"ensemble must be >= 1, not {k}")
-        budget = ctx.time_budget
-        members, fits = [], []
-        t_start = time.perf_counter()
-        for i in range(k):
-            seed = ctx.seed if i == 0 else int(np.random.SeedSequence([ctx.seed, i]).generate_state(1)[0])
-            left = None  # this net's share of what is left of 90 % of the budget
-            if budget is not None:
-                left = max(0.0, 0.9 * budget - (time.perf_counter() - t_start)) / (k - i)
-            with bnn.seeded(seed, device):
-                net = self._network(out, y_range)
-                res = bnn.fit(net, (x_train, y_t), cfg.replace(seed=seed, time_budget=left), valid=valid_data,
-                              loss_fn=loss_fn, metric=metric, metric_name=metric_name, maximize=maximize,
-                              ctx=ctx, desc=f"{self.name} {i + 1}/{k}" if k > 1 else self.name,
-                              log_extra={"member": i} if k > 1 else None)
-            members.append(net)
-            fits.append({"member": i, "epochs_run": res.epochs_run, "best_epoch": res.best_epoch,
-                         metric_name: res.best_score, "stop_reason": res.stop_reason,
-                         "train_seconds": round(res.train_seconds, 3),
-                         "samples_per_s": round(res.samples_per_s, 1)})
-        self.members_ = members
+        results = self.fit_members(lambda: self._network(out, y_range), (x_train, y_t),
+                                   self.train_config(device), ctx, device, valid=valid_data, loss_fn=loss_fn,
+                                   metric=metric, metric_name=metric_name, maximize=maximize)
         self.device_ = str(device)
-        ctx.info.update({"nn_fits": fits, "device": str(device), "loss": loss_name,
-                         "n_parameters": sum(q.numel() for q in members[0].parameters())})
+        ctx.info.update({"nn_fits": self.member_fits(results, metric_name), "device": str(device),
+                         "loss": loss_name, "n_parameters": self.n_parameters()})
         return self
 
     def _valid_metric(self, valid, train):
@@ -390,8 +360,7 @@ class _TabularNN(Method):
         return score, f"valid_{name}", not m.lower_is_better
 
     def predict(self, data) -> np.ndarray:
-        if not hasattr(self, "members_"):
-            raise NotFittedError(f"{self.name}: call fit before predict")
+        self.check_fitted()
         x = self._tensors(data.X)
         bs, amp = int(self.params["eval_batch_size"]), bool(self.params["amp"])
         outs = [bnn.predict(m, x, bs, amp=amp).cpu().numpy() for m in self.members_]
@@ -399,13 +368,6 @@ class _TabularNN(Method):
             probs = np.mean([_softmax(o) for o in outs], 0)
             return self.classes_[probs.argmax(1)]
         return np.mean([self._decode_y(o) for o in outs], 0)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle with the nets on the CPU, so a GPU-trained model loads anywhere."""
-        state = dict(self.__dict__)
-        if "members_" in state:
-            state["members_"] = [copy.deepcopy(m).cpu() if _on_gpu(m) else m for m in state["members_"]]
-        return state
 
 
 class MLP(_TabularNN):
@@ -465,8 +427,7 @@ class EntityEmbeddingNN(_TabularNN):
 
     def embeddings(self) -> dict[str, np.ndarray]:
         """The learned matrices ``{column: (cardinality, dim)}`` (of the first net of an ensemble)."""
-        if not hasattr(self, "members_"):
-            raise NotFittedError(f"{self.name}: call fit before embeddings")
+        self.check_fitted("embeddings")
         stem = self.members_[0].stem
         return {c: e.weight.detach().float().cpu().numpy().copy()
                 for c, e in zip(self.cat_cols_, stem.embeds)}
@@ -476,7 +437,3 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(1, keepdims=True)
-
-
-def _on_gpu(m: nn.Module) -> bool:
-    return any(t.device.type != "cpu" for t in m.parameters())

@@ -3,14 +3,20 @@ history, time budget, device and precision handling. Tiny models on the CPU; sec
 from __future__ import annotations
 
 import math
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from bench import FitContext
+from bench import FitContext, NotFittedError
 from bench import nn as bnn
+from bench.methods.torch import TorchMethod, member_budget, member_seed, on_cpu
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -376,3 +382,113 @@ def test_channels_last_and_several_inputs():
 def test_mismatched_rows_are_an_error():
     with pytest.raises(ValueError, match="rows"):
         bnn.fit(Lin(), ((torch.randn(10, 4),), torch.randn(9)), _cfg())
+
+
+# -- the TorchMethod base of the NN plugins ---------------------------------------------------
+
+class TinyFamily(TorchMethod):
+    """A family as small as can be: one Lin net per member, trained by the base."""
+
+    name = "tiny"
+    kinds = ("regression",)
+    defaults = {"epochs": 3, "batch_size": 32, "lr": 1e-2, "restore_best": True, "ensemble": 1,
+                "train_options": None, "width": 8}
+
+    def fit(self, train, valid, ctx):
+        self.check_kind(train)
+        self.fit_members(Lin, ((train.X,), train.y), self.train_config("cpu"), ctx, torch.device("cpu"))
+        return self
+
+    def predict(self, data):
+        self.check_fitted()
+        return np.mean([bnn.predict(m, (data.X,)).numpy() for m in self.members_], 0)
+
+
+def _part(seed=0):
+    x, y = _linear_data(seed=seed)
+    return SimpleNamespace(kind="regression", X=x, y=y)
+
+
+def test_train_config_takes_the_params_named_like_its_fields_cast_to_their_types():
+    cfg = TinyFamily(epochs=4.0, lr=1, restore_best=0, train_options={"grad_clip": 2.0}).train_config("cpu")
+    assert (cfg.epochs, cfg.lr, cfg.restore_best, cfg.grad_clip, cfg.device) == (4, 1.0, False, 2.0, "cpu")
+    assert type(cfg.epochs) is int and type(cfg.lr) is float
+    assert cfg.batch_size == 32 and cfg.optimizer == "adam"  # a field without a param keeps its default
+    assert TinyFamily().train_config("cpu", epochs=9, restore_best=False).epochs == 9  # the family's own win
+    with pytest.raises(ValueError, match=r"train_options names \['gradclip'\].*grad_clip"):
+        TinyFamily(train_options={"gradclip": 1.0}).train_config("cpu")
+
+
+def test_member_seeds_and_budget_shares():
+    assert member_seed(5, 0) == 5
+    assert len({member_seed(5, i) for i in range(1, 6)} | {5}) == 6
+    assert member_seed(5, 3) == member_seed(5, 3) != member_seed(6, 3)
+    assert member_budget(None, 0.9, 3.0, 2) is None
+    assert member_budget(100.0, 0.9, 10.0, 2) == pytest.approx(40.0)
+    assert member_budget(100.0, 0.9, 95.0, 1) == 0.0
+
+
+def test_a_seeded_ensemble_is_reproducible_and_its_first_member_is_the_single_net():
+    def fit(k):
+        ctx = FitContext(seed=3)
+        return TinyFamily(ensemble=k).fit(_part(), None, ctx), ctx
+
+    (a, ctx), (b, _), (single, _) = fit(3), fit(3), fit(1)
+    assert len(a.members_) == 3 and {r["member"] for r in ctx.history} == {0, 1, 2}
+    for m, n in zip(a.members_, b.members_):
+        assert all(torch.equal(p, q) for p, q in zip(m.parameters(), n.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(a.members_[0].parameters(), single.members_[0].parameters()))
+    assert not torch.equal(a.members_[0].a.weight, a.members_[1].a.weight)
+    with pytest.raises(ValueError, match="tiny: ensemble must be >= 1, not 0"):
+        TinyFamily(ensemble=0).fit(_part(), None, FitContext())
+
+
+def test_each_member_gets_its_seed_and_its_share_of_the_budget(monkeypatch):
+    seen = []
+    real_fit = bnn.fit
+
+    def spy(net, data, cfg, **kw):
+        seen.append((cfg.seed, cfg.time_budget))
+        return real_fit(net, data, cfg, **kw)
+
+    monkeypatch.setattr(bnn, "fit", spy)
+    monkeypatch.setattr(TinyFamily, "budget_share", 0.5)
+    TinyFamily(ensemble=2).fit(_part(), None, FitContext(seed=7, time_budget=100.0))
+    assert [s for s, _ in seen] == [7, member_seed(7, 1)]
+    assert seen[0][1] == pytest.approx(25.0, abs=0.5)  # half of 50 s for the first of two
+    assert 25.0 < seen[1][1] <= 50.0  # what the first left of the 50 s
+
+
+def test_torch_method_guards_predict_and_pickles_its_nets():
+    model = TinyFamily()
+    with pytest.raises(NotFittedError, match="tiny: call fit before predict"):
+        model.predict(_part(1))
+    model.fit(_part(), None, FitContext())
+    clone = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(clone.predict(_part(1)), model.predict(_part(1)))
+    assert on_cpu(model.members_[0]) is model.members_[0]  # no copy of a net already on the CPU
+    assert model.n_parameters() == 4 * 8 + 8 + 8 + 1
+    with pytest.raises(ValueError, match=r"tiny handles \('regression',\), not 'rating'"):
+        TinyFamily().fit(SimpleNamespace(kind="rating"), None, FitContext())
+
+
+def test_the_base_imports_without_torch():
+    code = ("import sys, bench.methods.torch; "
+            "assert 'torch' not in sys.modules, 'bench.methods.torch imported torch'")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_the_code_identity_of_every_nn_family_covers_the_base_and_no_baseline_does():
+    """Editing the base re-runs the runs of the NN plugin files, and of no baseline."""
+    from bench.core import identity
+    from bench.plugins.registry import discover
+
+    reg = discover(entry_points=False)
+
+    def files(variant):
+        return {str(p) for p in identity.plugin_files(reg.method(variant).origin)}
+
+    base = str(Path(bnn.__file__).resolve().parents[1] / "methods" / "torch.py")
+    assert all(base in files(v) for v in ("mlp", "ee", "mf", "ncf", "resnet-20", "resnet-fast"))
+    assert not any(base in files(v) for v in ("knn", "random-forest", "xgboost"))

@@ -17,9 +17,14 @@ from bench.cli.options import (plugins_option,
 @click.option("--budget", type=float, default=60.0, show_default=True, help="Seconds allowed for fit+predict on tiny data.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data folder (dataset checks of a dataset with files).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Cache folder (dataset checks).")
+@click.option("--full", is_flag=True, help="Check the variant's own parameters, without the card's test_params "
+                                           "(few epochs, small widths): slow for big networks.")
 @plugins_option
-def check(variant, kind, budget, data_dir, cache_dir, plugins) -> None:
-    """Run the plugin contract checks on one method variant (on tiny data) or one dataset."""
+def check(variant, kind, budget, data_dir, cache_dir, full, plugins) -> None:
+    """Run the plugin contract checks on one method variant (on tiny data) or one dataset.
+
+    A method's card may set ``test_params`` (few epochs, small widths) that the checks use on
+    top of the variant's parameters; --full leaves them out."""
     from bench.plugins import checks as conformance
 
     reg = registry_for(plugins)
@@ -32,11 +37,13 @@ def check(variant, kind, budget, data_dir, cache_dir, plugins) -> None:
         raise click.UsageError(exc.args[0])
     kinds = [kind] if kind else list(entry.cls.kinds)
     failed = 0
+    if entry.cls.test_params and not full:
+        click.echo(f"{variant}: checking with test_params {entry.cls.test_params} (--full: without them)")
     for problem in conformance.card_problems(entry.cls):
         failed += 1
         click.echo(f"FAIL {variant} card: {problem}")
     for k in kinds:
-        for r in conformance.run_checks(entry.cls, entry.params, k, budget_s=budget):
+        for r in conformance.run_checks(entry.cls, entry.params, k, budget_s=budget, use_test_params=not full):
             mark = "PASS" if r.ok else "FAIL"
             failed += not r.ok
             click.echo(f"{mark} {variant} [{k}] {r.name} ({r.seconds:.2f}s)"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import inspect
 import json
 import sys
 from functools import lru_cache
@@ -270,10 +271,35 @@ def fit_identity(registry: Any, variant: str, overrides: dict[str, Any] | None =
 SCORING = (BENCH_DIR / "core" / "metrics.py",)
 
 
+def plugin_metric_sources(names: Iterable[str]) -> dict[str, str]:
+    """{metric: digest of the file defining it} for the metrics among ``names`` that a plugin
+    registered (bench.core.metrics.register_metric); built-ins are covered by SCORING, unknown
+    names fail their runs. The executor makes every metric known before it keys a run."""
+    from bench.core.metrics import METRICS
+
+    out = {}
+    for name in names:
+        fn = METRICS[name].fn if name in METRICS else None
+        if fn is None or getattr(fn, "__module__", None) == "bench.core.metrics":
+            continue
+        try:
+            path = Path(inspect.getsourcefile(fn) or "")
+        except TypeError:  # a builtin or C function: its name is all there is
+            path = Path("")
+        out[name] = file_digest(path) if path.is_file() else f"{fn.__module__}.{getattr(fn, '__qualname__', '?')}"
+    return out
+
+
 def dataset_identity(registry: Any, name: str) -> str:
-    """The dataset plugin's code (with the task and split code it imports) and the metric code."""
-    return stable_hash({"code": code_identity(registry.dataset(name).origin),
-                        "scoring": files_identity(closure(SCORING, {"bench": BENCH_DIR.parent}))})
+    """The dataset plugin's code (with the task and split code it imports) and the metric code,
+    plus the files of plugin metrics it names (only then: other datasets keep their keys)."""
+    cls = registry.dataset(name).cls
+    ident = {"code": code_identity(registry.dataset(name).origin),
+             "scoring": files_identity(closure(SCORING, {"bench": BENCH_DIR.parent}))}
+    plugin_metrics = plugin_metric_sources(getattr(cls, "metrics", ()))
+    if plugin_metrics:
+        ident["plugin_metrics"] = plugin_metrics
+    return stable_hash(ident)
 
 
 def run_identity(registry: Any, spec: Any) -> dict[str, str]:

@@ -105,6 +105,9 @@ class Method:
     variants: ClassVar[dict[str, dict[str, Any]]] = {}
     # optional: {param: type or tuple of types} where the default says too little or too much
     param_types: ClassVar[dict[str, Any]] = {}
+    # optional: parameter overrides for the contract checks on tiny data (`bench check`, the
+    # conformance tests), on top of each variant's, e.g. {"epochs": 2, "hidden": (32, 32)}
+    test_params: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
     # optional: {old parameter name: new name}, so a suite using the old name is told the new one
     renamed: ClassVar[dict[str, str]] = {}

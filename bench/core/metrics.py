@@ -2,9 +2,12 @@
 
 RMSE, MAE and accuracy are scikit-learn's; MAPE and RMSPE stay here (see each). scikit-learn is
 imported when a metric is computed, not with this module: tables read the registry only.
+A plugin file adds its own with ``register_metric`` (or ``@register_metric(...)``) when it is
+imported; datasets then list it in ``metrics`` and suites in ``[table] metrics``, like a built-in.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -81,11 +84,39 @@ METRICS: dict[str, Metric] = {
 }
 
 
+def _origin(fn: Callable) -> tuple[str, str]:
+    return getattr(fn, "__module__", None) or "?", getattr(fn, "__qualname__", None) or type(fn).__qualname__
+
+
+def register_metric(name: str, fn: Callable | None = None, *, lower_is_better: bool, label: str | None = None,
+                    check_rtol: float = 1e-6):
+    """Make ``fn(y_true, y_pred) -> float`` known as metric ``name``; as a decorator without ``fn``.
+
+    Importing the same plugin again re-registers it (same module and function name); another
+    function under a taken name (a built-in's included) is an error rather than a silent swap,
+    since records and tables know a metric by its name only."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"metric name {name!r}: use letters, digits, '_', '.' or '-', starting with a letter")
+
+    def add(f: Callable) -> Callable:
+        if not callable(f):
+            raise TypeError(f"metric {name!r}: {f!r} is not a function of (y_true, y_pred)")
+        old = METRICS.get(name)
+        if old is not None and _origin(old.fn) != _origin(f):
+            raise ValueError(f"metric {name!r} is already defined by {'.'.join(_origin(old.fn))}; "
+                             f"give {'.'.join(_origin(f))} another name")
+        METRICS[name] = Metric(name, f, bool(lower_is_better), label or name, float(check_rtol))
+        return f
+
+    return add if fn is None else add(fn)
+
+
 def get_metric(name: str) -> Metric:
     try:
         return METRICS[name]
     except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}") from None
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)} (a plugin file adds one "
+                       "with bench.core.metrics.register_metric)") from None
 
 
 def score(names, y_true, y_pred) -> dict[str, float]:

@@ -3,6 +3,8 @@
 ``run_checks(KNN, {}, "regression")`` fits the method on a tiny task of that kind and returns one
 ``CheckResult`` per check in ``CHECK_NAMES``. ``Checker`` does the same one check at a time
 (for parametrized tests); it fits the method once for all checks, plus once more for determinism.
+The card's ``test_params`` (few epochs, small widths) go on top of the given parameters, so a
+network made for a GPU is checked in seconds; ``use_test_params=False`` checks them as given.
 Each check raises ``AssertionError`` with a message that says what the plugin did wrong.
 """
 from __future__ import annotations
@@ -155,9 +157,9 @@ class Checker:
 
     def __init__(self, method_cls: type[Method], params: dict[str, Any] | None = None,
                  kind: str = "regression", seed: int = 0, device: str = "cpu",
-                 budget_s: float = 60.0):
+                 budget_s: float = 60.0, use_test_params: bool = True):
         self.method_cls = method_cls
-        self.params = dict(params or {})
+        self.params = {**(params or {}), **(method_cls.test_params if use_test_params else {})}
         self.kind = kind
         self.seed = seed
         self.device = device
@@ -315,10 +317,11 @@ def checks(method_cls: type[Method], params: dict[str, Any] | None = None, kind:
 
 def run_checks(method_cls: type[Method], variant_params: dict[str, Any] | None = None,
                kind: str | None = None, budget_s: float = 60.0, seed: int = 0, device: str = "cpu",
-               names: tuple[str, ...] | None = None) -> list[CheckResult]:
+               names: tuple[str, ...] | None = None, use_test_params: bool = True) -> list[CheckResult]:
     """Run the contract checks; ``kind`` defaults to the method's first supported kind."""
     kind = kind or (method_cls.kinds[0] if method_cls.kinds else "regression")
-    checker = Checker(method_cls, variant_params, kind, seed=seed, device=device, budget_s=budget_s)
+    checker = Checker(method_cls, variant_params, kind, seed=seed, device=device, budget_s=budget_s,
+                      use_test_params=use_test_params)
     return [checker.run(n) for n in (names or CHECK_NAMES)]
 
 
@@ -335,6 +338,9 @@ def card_problems(method_cls: type[Method]) -> list[str]:
         unknown = [p for p in params if p not in method_cls.defaults]
         if unknown:
             problems.append(f"{where}: variant {variant!r} sets {unknown}, which are not in `defaults`")
+    unknown = [p for p in method_cls.test_params if p not in method_cls.defaults]
+    if unknown:
+        problems.append(f"{where}: `test_params` sets {unknown}, which are not in `defaults`")
     for k, v in method_cls.defaults.items():
         if isinstance(v, float) and not math.isfinite(v):
             problems.append(f"{where}: default {k}={v!r} is not finite")

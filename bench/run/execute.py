@@ -20,7 +20,7 @@ from bench.core import environment as env
 from bench.core import identity
 from bench.core.dataset import LoadContext
 from bench.core.method import FitContext
-from bench.core.metrics import score
+from bench.core.metrics import METRICS, get_metric, score
 from bench.data.artifacts import ArtifactCache
 from bench.core.spec import RunRecord, RunSpec
 from bench.core.task import Task
@@ -191,9 +191,22 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
 
 
+def known_metrics(registry: Registry, names) -> None:
+    """Make sure every metric named is known here: a plugin file may register one, and a worker
+    loads only its run's method and dataset files, so scan them all once; else a clear KeyError."""
+    if any(n not in METRICS for n in names) and registry.fallback is not None:
+        registry.fallback()
+    for n in names:
+        get_metric(n)
+
+
 def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> RunRecord:
     """Fit and evaluate one spec in this process; every exception becomes a failed (or oom) record."""
     entry = registry.method(spec.method)
+    try:  # every metric known before the run is keyed: a plugin metric's file is in its key
+        known_metrics(registry, task.metrics)
+    except KeyError:
+        pass  # the run fails below, with a record saying which
     rec = base_record(registry, spec, TaskMeta.of(spec, task), opts)
     ctx = FitContext(seed=spec.seed, device=opts.device,
                      time_budget=limits.method_budget(limits.effective(opts.timeout, spec.timeout)),
@@ -201,6 +214,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
                      dataset=spec.dataset)
     ctx.resolve_method = lambda variant, overrides: resolve_method(registry, variant, overrides)
     try:
+        known_metrics(registry, task.metrics)  # before the fit, not after it
         method = entry.cls(**dict(spec.params))
         train, valid, test = task.part("train"), task.part("valid"), task.part("test")
         seed_everything(spec.seed)
