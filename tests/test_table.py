@@ -331,3 +331,25 @@ def test_latex_escapes_special_characters_in_labels_cells_and_captions():
     # a bold mark typed into a label is dropped, so it cannot open a \textbf{ of its own
     marked = Section(title="t", headers=["MAPE"], rows=[("a\ue000b", [Cell(values=[1.0], status="ok")])], notes=[])
     assert r"ab & 1.0000 \\" in _squash(render([marked], "latex"))
+
+
+def test_records_of_a_plugin_folder_render_without_it(cli, plugin_dir):
+    """Records carry what a table needs: `bench table` without --plugins shows the rows the toy
+    plugins made, from their records, and says they could not be checked against current code."""
+    invoke, results = cli
+    assert invoke("run", "--suite", "toy").exit_code == 0
+    suite_file = str(plugin_dir / "toy.toml")
+    with_plugins = invoke("table", "--suite", suite_file)
+    without = invoke("table", "--suite", suite_file, plugins=False)
+    assert without.exit_code == 0, without.output
+    def rows(text: str) -> list[list[str]]:
+        """Table rows as cells. Without the plugin a run that never happened cannot be told "n/a"
+        (kind not supported) from missing: both are "no value" here."""
+        cells = [[("—" if c.strip() == "n/a" else c.strip()) for c in line.strip("|").split("|")]
+                 for line in text.splitlines() if line.startswith("| ") and not line.startswith("| method")]
+        return [r for r in cells if set(r[1:]) != {"—"}]
+
+    assert rows(without.output) == rows(with_plugins.output)  # the same rows and numbers
+    assert "majority vote" in without.output and "toy-mean" in without.output
+    assert "not checked against the current code" in without.output
+    assert "not checked" not in with_plugins.output
