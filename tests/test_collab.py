@@ -1,6 +1,8 @@
-"""Collaborative-filtering plugins (plugins/collab.py) on embedded movielens-sim, and their maths
+"""Collaborative-filtering plugins (plugins/collab/) on embedded movielens-sim, and their maths
 against brute force on tiny data."""
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 import pandas as pd
@@ -11,8 +13,9 @@ from bench.core.metrics import rmse
 from bench.plugins.registry import discover
 
 REG = discover()
-collab = REG.method("item-knn").cls  # the plugin module, through the registry
+collab = REG.method("item-knn").cls  # the plugin package, through the registry
 C = __import__(collab.__module__, fromlist=["x"])
+similarity = importlib.import_module(f"{collab.__module__}.similarity")  # its scipy helpers
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +69,7 @@ def test_item_similarity_matches_brute_force_over_co_raters():
     mask = rng.random((n_users, n_items)) < 0.6
     u, i = np.nonzero(mask)
     v = rng.normal(size=len(u))
-    sim = C.item_similarity(u, i, v, n_users, n_items, shrinkage=3.0)
+    sim = similarity.item_similarity(u, i, v, n_users, n_items, shrinkage=3.0)
     V = np.zeros((n_users, n_items))
     V[u, i] = v
     for a in range(n_items):

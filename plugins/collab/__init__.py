@@ -15,22 +15,28 @@ The task's categorical columns ``user`` and ``item`` are the ids; other columns 
 features) are ignored here and used by the tree baselines. ``mf`` and ``ncf`` hand their
 learned user and item vectors to the tree baselines through ``embeddings()`` (their
 ``encoding="ee"`` with ``ee_variant="mf"``), as the tabular "with EE" column does.
+
+This module holds the cards; ``baselines`` the bias fit, ``similarity`` the item x item
+similarity (scipy), ``nets`` the torch modules.
 """
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import torch
-import torch.nn.functional as F
-from scipy import sparse
-from torch import nn
 
 from bench import FitContext, Method, NotFittedError, Part
-from bench import nn as bnn
 from bench.methods.torch import TorchMethod
+
+from .baselines import fit_biases
+
+if TYPE_CHECKING:  # annotations only
+    import pandas as pd
+    from torch import nn
+
+# The cards import light: torch and scipy come in with the fits that need them (``nets``,
+# ``similarity``), pandas with the parts' frames, so listing plugins and tables import none.
 
 
 def ids(X: pd.DataFrame, schema) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -60,19 +66,6 @@ class GlobalMean(Method):
         if not hasattr(self, "mean_"):
             raise NotFittedError(f"{self.name}: predict called before fit")
         return np.full(len(data), self.mean_)
-
-
-def fit_biases(u: np.ndarray, i: np.ndarray, r: np.ndarray, n_users: int, n_items: int,
-               reg_user: float, reg_item: float, epochs: int) -> tuple[float, np.ndarray, np.ndarray]:
-    """``mu, b_user, b_item`` by alternating least squares with ridge penalties (Koren 2010)."""
-    mu = float(r.mean())
-    bu, bi = np.zeros(n_users), np.zeros(n_items)
-    n_u = np.bincount(u, minlength=n_users)
-    n_i = np.bincount(i, minlength=n_items)
-    for _ in range(epochs):
-        bu = np.bincount(u, weights=r - mu - bi[i], minlength=n_users) / (reg_user + n_u)
-        bi = np.bincount(i, weights=r - mu - bu[u], minlength=n_items) / (reg_item + n_i)
-    return mu, bu, bi
 
 
 class Biases(Method):
@@ -122,6 +115,10 @@ class ItemKNN(Method):
     }
 
     def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "ItemKNN":
+        from scipy import sparse
+
+        from .similarity import item_similarity
+
         p = self.params
         u, i, nu, ni = ids(train.X, train.schema)
         if ni > p["max_items"]:
@@ -178,86 +175,7 @@ class ItemKNN(Method):
         return np.clip(out, *self.range_)
 
 
-def item_similarity(u: np.ndarray, i: np.ndarray, values: np.ndarray, n_users: int, n_items: int,
-                    shrinkage: float) -> np.ndarray:
-    """Item x item correlation over co-rating users, shrunk toward 0 for few co-ratings.
-
-    ``sim(a, b) = sum_u v_ua v_ub / sqrt(sum_u v_ua^2 * sum_u v_ub^2)``, every sum over the users
-    who rated both, times ``(n_ab - 1) / (n_ab - 1 + shrinkage)``. Sparse products, dense result.
-    """
-    V = sparse.csr_matrix((values, (u, i)), shape=(n_users, n_items))
-    M = sparse.csr_matrix((np.ones_like(values), (u, i)), shape=(n_users, n_items))
-    V2 = V.multiply(V).tocsr()
-    num = (V.T @ V).toarray()
-    sq = (V2.T @ M).toarray()  # sq[a, b] = sum over co-raters of v_ua^2
-    n_common = (M.T @ M).toarray()
-    den = np.sqrt(sq * sq.T)
-    sim = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    if shrinkage > 0:
-        sim *= np.maximum(n_common - 1, 0) / (np.maximum(n_common - 1, 0) + shrinkage)
-    np.fill_diagonal(sim, 0.0)
-    return sim.astype(np.float32)
-
-
 # -- embedding models through the shared NN core ---------------------------------------------
-
-class DotBias(nn.Module):
-    """``sigmoid(u . v + b_u + b_v)`` stretched over the y-range (fastai's EmbeddingDotBias)."""
-
-    def __init__(self, n_users: int, n_items: int, k: int, y_range: tuple[float, float]):
-        super().__init__()
-        self.user, self.item = nn.Embedding(n_users, k), nn.Embedding(n_items, k)
-        self.user_bias, self.item_bias = nn.Embedding(n_users, 1), nn.Embedding(n_items, 1)
-        for e in (self.user, self.item, self.user_bias, self.item_bias):
-            nn.init.normal_(e.weight, 0.0, 0.01)
-        self.y_range = y_range
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        u, i = x[:, 0], x[:, 1]
-        dot = (self.user(u) * self.item(i)).sum(1)
-        z = dot + self.user_bias(u).squeeze(1) + self.item_bias(i).squeeze(1)
-        lo, hi = self.y_range
-        return torch.sigmoid(z) * (hi - lo) + lo
-
-    def vectors(self) -> dict[str, np.ndarray]:
-        """Each user's and item's factors with its bias as the last column."""
-        def cat(e, b):
-            return torch.cat([e.weight, b.weight], 1).detach().float().cpu().numpy()
-        return {"user": cat(self.user, self.user_bias), "item": cat(self.item, self.item_bias)}
-
-
-class ConcatMLP(nn.Module):
-    """User and item embeddings, concatenated, through ReLU layers (fastai's EmbeddingNN)."""
-
-    def __init__(self, n_users: int, n_items: int, k_user: int, k_item: int, hidden: list[int],
-                 dropout: float, batchnorm: bool, emb_dropout: float, y_range: tuple[float, float]):
-        super().__init__()
-        self.user, self.item = nn.Embedding(n_users, k_user), nn.Embedding(n_items, k_item)
-        for e in (self.user, self.item):
-            nn.init.normal_(e.weight, 0.0, 0.01)
-        self.emb_drop = nn.Dropout(emb_dropout)
-        layers: list[nn.Module] = []
-        width = k_user + k_item
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            if batchnorm:
-                layers.append(nn.BatchNorm1d(h))
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-            width = h
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width, 1)
-        self.y_range = y_range
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.emb_drop(torch.cat([self.user(x[:, 0]), self.item(x[:, 1])], 1))
-        lo, hi = self.y_range
-        return torch.sigmoid(self.head(self.body(h)).squeeze(1)) * (hi - lo) + lo
-
-    def vectors(self) -> dict[str, np.ndarray]:
-        return {"user": self.user.weight.detach().float().cpu().numpy(),
-                "item": self.item.weight.detach().float().cpu().numpy()}
-
 
 EMBEDDING_DEFAULTS: dict[str, Any] = {
     "y_range": "auto",   # (low, high) of the sigmoid; auto: from the train ratings, 1..5 -> (0, 5.5)
@@ -274,21 +192,6 @@ EMBEDDING_DEFAULTS: dict[str, Any] = {
 }
 
 
-class torch_threads:
-    """Run a block with ``n`` torch intra-op threads (None: leave them), then restore the count."""
-
-    def __init__(self, n: int | None):
-        self.n = n
-
-    def __enter__(self):
-        self.before = torch.get_num_threads()
-        if self.n:
-            torch.set_num_threads(int(self.n))
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.before)
-
-
 class _EmbeddingCF(TorchMethod):
     """Shared fit/predict of the embedding models: ids as one int tensor, MSE, the NN core."""
 
@@ -299,6 +202,11 @@ class _EmbeddingCF(TorchMethod):
         raise NotImplementedError
 
     def fit(self, train: Part, valid: Part | None, ctx: FitContext) -> "_EmbeddingCF":
+        import torch
+        import torch.nn.functional as F
+
+        from bench import nn as bnn
+
         p = self.params
         self.check_kind(train)
         u, i, nu, ni = ids(train.X, train.schema)
@@ -327,9 +235,15 @@ class _EmbeddingCF(TorchMethod):
 
     def training_scope(self, device):
         """``cpu_threads`` torch threads while a net trains on the CPU."""
+        from .nets import torch_threads
+
         return torch_threads(self.params["cpu_threads"] if device.type == "cpu" else None)
 
     def predict(self, data: Part) -> np.ndarray:
+        import torch
+
+        from bench import nn as bnn
+
         self.check_fitted()
         u, i, _, _ = ids(data.X, data.schema)
         x = torch.from_numpy(np.stack([u, i], 1))
@@ -351,6 +265,8 @@ class MatrixFactorization(_EmbeddingCF):
     variants = {"mf": {}, "mf-fastai": {"batch_size": 64, "lr": 5e-3, "weight_decay": 0.1}}
 
     def _network(self, n_users, n_items, y_range):
+        from .nets import DotBias
+
         return DotBias(n_users, n_items, int(self.params["n_factors"]), y_range)
 
 
@@ -368,6 +284,8 @@ class NeuralCF(_EmbeddingCF):
     }
 
     def _network(self, n_users, n_items, y_range):
+        from .nets import ConcatMLP
+
         p = self.params
         k = int(p["n_factors"])
         return ConcatMLP(n_users, n_items, k, k, [int(h) for h in p["hidden"]], float(p["dropout"]),
