@@ -2,6 +2,7 @@
 (augment, train_metric), the multistep schedule, and every CNN variant's forward and backward."""
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from bench.nn.augment import CropFlip, random_crop, random_flip
 from bench.plugins.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
-CNN = load_file(ROOT / "plugins" / "cnn.py")
+CNN = load_file(ROOT / "plugins" / "cnn")  # the cards; the networks are in its `nets` module
+NETS = import_module(f"{CNN.__name__}.nets")
 
 
 def _batch(n=16, c=3, h=8, w=8, seed=0):
@@ -86,7 +88,7 @@ VARIANTS = [(cls, v) for cls in (CNN.CifarResNet, CNN.FastResNetMethod) for v in
 def test_every_cnn_variant_runs_forward_and_backward(cls, variant):
     est = cls(**cls.all_variants()[variant])
     torch.manual_seed(0)
-    net = bnn.init_weights(est._network(CNN.Normalize(np.full(3, 120.0), np.full(3, 60.0)), 10), "kaiming")
+    net = bnn.init_weights(est._network(NETS.Normalize(np.full(3, 120.0), np.full(3, 60.0)), 10), "kaiming")
     est._after_init(net)
     x = _batch(n=2, h=16, w=16)
     out = net(x)
@@ -102,7 +104,7 @@ def test_every_cnn_variant_runs_forward_and_backward(cls, variant):
     assert (torch.nn.BatchNorm2d in has) == ("nobn" not in variant)
     assert (torch.nn.Dropout in has) == ("dropout" in variant)
     if variant != "resnet-fast":
-        assert (CNN.ShortcutA in has) == variant.startswith("resnet-")
+        assert (NETS.ShortcutA in has) == variant.startswith("resnet-")
 
 
 def test_cnn_learns_digits_and_records_errors_per_epoch():
