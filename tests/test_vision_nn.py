@@ -1,7 +1,13 @@
 """The image pieces of the NN core and the CNN plugins: batched augmentation, the fit hooks
-(augment, train_metric), the multistep schedule, and every CNN variant's forward and backward."""
+(augment, train_metric), the multistep schedule, every CNN variant's forward and backward, and the
+plugin's split (cards import no torch; a fitted net unpickles through the package's `nets`)."""
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+import textwrap
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +17,12 @@ import torch
 from bench import FitContext
 from bench import nn as bnn
 from bench.nn.augment import CropFlip, random_crop, random_flip
+from bench.plugins.checks import tiny_task
 from bench.plugins.registry import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
-CNN = load_file(ROOT / "plugins" / "cnn.py")
+CNN = load_file(ROOT / "plugins" / "cnn")  # the cards; the networks are in its `nets` module
+NETS = import_module(f"{CNN.__name__}.nets")
 
 
 def _batch(n=16, c=3, h=8, w=8, seed=0):
@@ -86,7 +94,7 @@ VARIANTS = [(cls, v) for cls in (CNN.CifarResNet, CNN.FastResNetMethod) for v in
 def test_every_cnn_variant_runs_forward_and_backward(cls, variant):
     est = cls(**cls.all_variants()[variant])
     torch.manual_seed(0)
-    net = bnn.init_weights(est._network(CNN.Normalize(np.full(3, 120.0), np.full(3, 60.0)), 10), "kaiming")
+    net = bnn.init_weights(est._network(NETS.Normalize(np.full(3, 120.0), np.full(3, 60.0)), 10), "kaiming")
     est._after_init(net)
     x = _batch(n=2, h=16, w=16)
     out = net(x)
@@ -102,7 +110,7 @@ def test_every_cnn_variant_runs_forward_and_backward(cls, variant):
     assert (torch.nn.BatchNorm2d in has) == ("nobn" not in variant)
     assert (torch.nn.Dropout in has) == ("dropout" in variant)
     if variant != "resnet-fast":
-        assert (CNN.ShortcutA in has) == variant.startswith("resnet-")
+        assert (NETS.ShortcutA in has) == variant.startswith("resnet-")
 
 
 def test_cnn_learns_digits_and_records_errors_per_epoch():
@@ -116,3 +124,40 @@ def test_cnn_learns_digits_and_records_errors_per_epoch():
     assert len(rows) == 3 and all("valid_accuracy" in r for r in rows)
     assert rows[-1]["train_error"] < rows[0]["train_error"]
     assert ctx.info["images_per_s"] > 0 and ctx.info["channels_last"] is False
+
+
+def _fresh_python(code: str, cwd: Path) -> str:
+    res = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_cnn_cards_import_without_torch(tmp_path):
+    """Listing plugins must not pay for torch: the cards load it in fit / predict only."""
+    out = _fresh_python(f"""
+        import sys
+        from bench.plugins.registry import load_file
+        cnn = load_file({str(ROOT / "plugins" / "cnn")!r})
+        print(len(cnn.CifarResNet.all_variants()), sorted(m for m in ("torch", "pandas", "scipy") if m in sys.modules))
+        """, tmp_path)
+    n_variants, heavy = out.split(" ", 1)
+    assert int(n_variants) == len(CNN.CifarResNet.all_variants()) > 1
+    assert heavy.strip() == "[]", heavy
+
+
+def test_a_fitted_cnn_unpickles_where_only_the_cards_were_loaded(tmp_path):
+    """The nets live in the package's `nets` module: unpickling must import it on its own."""
+    task = tiny_task("image-classification")
+    est = CNN.CifarResNet(**{**CNN.CifarResNet.test_params, "epochs": 1, "tta": True})
+    est.fit(task.part("train"), task.part("valid"), FitContext(seed=3))
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(est))
+    (tmp_path / "test.pkl").write_bytes(pickle.dumps(task.part("test")))
+    out = _fresh_python(f"""
+        import pickle, sys
+        from bench.plugins.registry import load_file
+        load_file({str(ROOT / "plugins" / "cnn")!r})
+        assert not [k for k in sys.modules if k.endswith("cnn.nets")]
+        est = pickle.loads(open("m.pkl", "rb").read())
+        print(" ".join(map(str, est.predict(pickle.loads(open("test.pkl", "rb").read())).tolist())))
+        """, tmp_path)
+    assert out.split() == [str(v) for v in est.predict(task.part("test")).tolist()]
