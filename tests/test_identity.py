@@ -28,7 +28,8 @@ def _names(files) -> set[str]:
 def test_closure_follows_imports_into_bench_transitively():
     reg = discover(entry_points=False)
     nn_files = _names(identity.plugin_files(reg.method("ee").origin))
-    assert {"plugins/tabular_nn.py", "bench/nn/train.py", "bench/nn/optim.py", "bench/core/task.py"} <= nn_files
+    assert {"plugins/tabular_nn/__init__.py", "plugins/tabular_nn/nets.py", "bench/nn/train.py", "bench/nn/optim.py",
+            "bench/core/task.py"} <= nn_files
     knn_files = _names(identity.plugin_files(reg.method("knn").origin))
     assert {"plugins/knn.py", "bench/methods/features.py", "bench/core/task.py"} <= knn_files
     assert "bench/nn/train.py" not in knn_files  # the neighbours never run the training loop

@@ -1,10 +1,12 @@
-"""The tabular NN plugins (plugins/tabular_nn.py): networks, embeddings, fitting on tiny tasks.
+"""The tabular NN plugins (plugins/tabular_nn/): networks, embeddings, fitting on tiny tasks.
 
 The conformance suite (tests/test_conformance.py) already runs every variant through the
 contract checks; these tests cover what is particular to these networks."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,8 @@ from bench import FitContext, NotFittedError, Part, Schema
 from bench.plugins.checks import tiny_task
 from bench.plugins.registry import load_file
 
-PLUGIN = load_file(Path(__file__).resolve().parents[1] / "plugins" / "tabular_nn.py")
+PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugins" / "tabular_nn"
+PLUGIN = load_file(PLUGIN_DIR)
 MLP, EE = PLUGIN.MLP, PLUGIN.EntityEmbeddingNN
 VARIANTS = [(cls, v, p) for cls in (MLP, EE) for v, p in cls.variants.items()]
 FAST = {"epochs": 30, "batch_size": 32}
@@ -38,6 +41,19 @@ def _parts(kind="regression", seed=0):
 
 def _mape(y, p):
     return float(np.mean(np.abs((y - p) / y)))
+
+
+# -- the card imports light ------------------------------------------------------------------
+
+def test_the_card_imports_no_torch_pandas_or_scipy_until_a_net_is_needed():
+    """Listing plugins and rendering tables import the card only; the nets come with fit."""
+    code = ("import sys; from bench.plugins.registry import load_file; "
+            f"m = load_file({str(PLUGIN_DIR)!r}); heavy = ('torch', 'pandas', 'scipy'); "
+            "print(sorted(h for h in heavy if h in sys.modules)); "
+            "print(m.OneHotLinear.__module__, 'torch' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split("\n")[:2] == ["[]", f"{PLUGIN.__name__}.nets True"]
 
 
 # -- the one-hot layer -----------------------------------------------------------------------

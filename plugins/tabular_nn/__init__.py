@@ -30,21 +30,37 @@ Training is the shared ``bench.nn`` loop: paper recipe by default (batch 128, Ad
 10 epochs, constant lr), validation MAPE/RMSE/accuracy after each epoch, best epoch kept.
 ``ensemble=k`` averages k nets with different seeds (the paper averages 5) on the original
 scale.
+
+This module is the plugin's card: it imports no torch or pandas, so listing plugins and
+rendering tables stay light; the networks live in ``nets`` (imported by fit and predict).
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-from bench import nn as bnn
 from bench.methods.torch import TorchMethod
 from bench.core.metrics import get_metric
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+    from torch import nn
+
+    from .nets import Block, TabularNet
+
+# The network classes, importable from the package as before (tests, bench.perf, older pickles):
+# resolved from ``nets`` on first use, so importing the card does not import torch.
+NET_NAMES = ("OneHotLinear", "EmbeddingStem", "Block", "TabularNet")
+
+
+def __getattr__(name: str) -> Any:
+    if name in NET_NAMES:
+        from . import nets
+        return getattr(nets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Embedding sizes of the paper's Rossmann network (its public code), by bench's column names.
 # Promo enters that network as one plain input; a 1-d embedding is the same thing.
@@ -81,141 +97,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 
 
-# -- network ---------------------------------------------------------------------------------
-
-class OneHotLinear(nn.Module):
-    """``W^T onehot(x_cat) + V x_cont + b`` with W stored as (total levels, out).
-
-    ``embedding``: sum of one W row per column (``F.embedding_bag``); ``dense``: the one-hot
-    matrix times W. Same parameters, same result; only the speed differs.
-    """
-
-    def __init__(self, cards: list[int], n_cont: int, out: int, impl: str = "embedding"):
-        super().__init__()
-        if impl not in ("embedding", "dense"):
-            raise ValueError(f"onehot_impl must be 'embedding' or 'dense', not {impl!r}")
-        self.impl = impl
-        self.register_buffer("offsets", torch.tensor(np.cumsum([0] + list(cards[:-1])), dtype=torch.long),
-                             persistent=False)
-        self.total = int(sum(cards))
-        self.weight = nn.Parameter(torch.empty(self.total, out))
-        self.cont = nn.Linear(n_cont, out, bias=False) if n_cont else None
-        self.bias = nn.Parameter(torch.zeros(out))
-        self.n_active = len(cards) + n_cont
-        self.reset_parameters("kaiming")
-
-    def reset_parameters(self, scheme: str) -> None:
-        """kaiming: He normal with the fan-in a one-hot row really has (one 1 per column);
-        default: nn.Linear's init for the full one-hot width."""
-        with torch.no_grad():
-            if scheme == "kaiming":
-                std = math.sqrt(2.0 / max(1, self.n_active))
-                self.weight.normal_(0, std)
-                if self.cont is not None:
-                    self.cont.weight.normal_(0, std)
-                self.bias.zero_()
-            else:
-                bound = 1 / math.sqrt(max(1, self.total + (self.cont.in_features if self.cont else 0)))
-                for p in (self.weight, self.bias, *((self.cont.weight,) if self.cont else ())):
-                    p.uniform_(-bound, bound)
-
-    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        if x_cat.shape[1] == 0:
-            h = self.bias.expand(len(x_cat), -1)
-        elif self.impl == "embedding":
-            h = F.embedding_bag(x_cat + self.offsets, self.weight, mode="sum") + self.bias
-        else:
-            onehot = torch.zeros(len(x_cat), self.total, device=x_cat.device, dtype=self.weight.dtype)
-            onehot.scatter_(1, x_cat + self.offsets, 1.0)
-            h = torch.addmm(self.bias, onehot, self.weight)
-        return h + self.cont(x_cont) if self.cont is not None else h
-
-
-class EmbeddingStem(nn.Module):
-    """One embedding per categorical column, concatenated with the continuous columns."""
-
-    def __init__(self, cards: list[int], dims: list[int], n_cont: int, emb_dropout: float = 0.0):
-        super().__init__()
-        self.embeds = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cards, dims))
-        self.drop = nn.Dropout(emb_dropout) if emb_dropout else None
-        self.n_cont = n_cont
-        self.width = int(sum(dims)) + n_cont
-
-    def reset_parameters(self, scheme: str) -> None:
-        """kaiming: small normal embeddings (std 0.01, fastai's choice); default: N(0, 1)."""
-        for e in self.embeds:
-            if scheme == "kaiming":
-                nn.init.trunc_normal_(e.weight, std=0.01, a=-0.02, b=0.02)
-            else:
-                e.reset_parameters()
-
-    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        parts = [e(x_cat[:, i]) for i, e in enumerate(self.embeds)]
-        h = torch.cat(parts, 1) if parts else x_cont[:, :0]
-        if self.drop is not None:
-            h = self.drop(h)
-        return torch.cat([h, x_cont], 1) if self.n_cont else h
-
-
-class Block(nn.Module):
-    """``linear -> ReLU -> [batchnorm] -> [dropout]``, plus the input when ``residual``."""
-
-    def __init__(self, linear: nn.Module, width: int, dropout: float, batchnorm: bool, residual: bool):
-        super().__init__()
-        self.linear = linear
-        self.bn = nn.BatchNorm1d(width) if batchnorm else None
-        self.drop = nn.Dropout(dropout) if dropout else None
-        self.residual = residual
-
-    def forward(self, *x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.linear(*x))
-        if self.bn is not None:
-            h = self.bn(h)
-        if self.drop is not None:
-            h = self.drop(h)
-        return x[0] + h if self.residual else h
-
-
-class TabularNet(nn.Module):
-    """``stem(x_cat, x_cont)`` -> hidden blocks -> one linear head (-> sigmoid y-range).
-
-    For the one-hot family the stem is the first hidden layer itself (``OneHotLinear``);
-    for ``ee`` it is the embedding concatenation, followed by a dense first layer.
-    """
-
-    def __init__(self, stem: nn.Module, first: Block | None, blocks: list[Block], width: int, out: int,
-                 y_range: tuple[float, float] | None):
-        super().__init__()
-        self.stem, self.first = stem, first
-        self.blocks = nn.ModuleList(blocks)
-        self.head = nn.Linear(width, max(out, 1))
-        self.regression = out == 0  # out: number of classes, 0 for one regression output
-        self.y_range = y_range
-
-    def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
-        h = self.stem(x_cat, x_cont)
-        if self.first is not None:
-            h = self.first(h)
-        for b in self.blocks:
-            h = b(h)
-        with torch.autocast(h.device.type, enabled=False):  # a bf16 output would round predictions
-            z = self.head(h.float())
-        if self.regression:
-            z = z.squeeze(1)
-            if self.y_range is not None:
-                lo, hi = self.y_range
-                z = lo + (hi - lo) * torch.sigmoid(z)
-        return z
-
-
-def _blocks(widths: list[int], width: int, p: dict[str, Any]) -> tuple[list[Block], int]:
-    out = []
-    for h in widths:
-        out.append(Block(nn.Linear(width, h), h, p["dropout"], p["batchnorm"], p["residual"] and h == width))
-        width = h
-    return out, width
-
-
 def fastai_emb_size(card: int) -> int:
     return int(min(600, round(1.6 * card ** 0.56)))
 
@@ -234,12 +115,18 @@ class _TabularNN(TorchMethod):
         raise NotImplementedError
 
     def _network(self, out: int, y_range) -> TabularNet:
+        from torch import nn
+
+        from bench import nn as bnn
+
+        from .nets import EmbeddingStem, OneHotLinear, TabularNet, hidden_blocks
+
         p = self.params
         hidden = [int(h) for h in p["hidden"]]
         if not hidden:
             raise ValueError("hidden must name at least one layer width")
         stem, first, width = self._stem(self.cards_, len(self.cont_cols_))
-        blocks, width = _blocks(hidden[1:], width, p)
+        blocks, width = hidden_blocks(hidden[1:], width, p)
         net = TabularNet(stem, first, blocks, width, out, y_range)
         bnn.init_weights(net, p["init"])
         for m in net.modules():  # the layers that know their own init
@@ -259,6 +146,8 @@ class _TabularNN(TorchMethod):
 
     # data -> tensors
     def _tensors(self, X: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
         missing = [c for c in self.cat_cols_ + self.cont_cols_ if c not in X.columns]
         if missing:
             raise ValueError(f"{self.name}: the data has no columns {missing}")
@@ -288,6 +177,12 @@ class _TabularNN(TorchMethod):
         return np.exp(t) if self.log_target_ else t
 
     def fit(self, train, valid, ctx) -> "_TabularNN":
+        import pandas as pd
+        import torch
+        import torch.nn.functional as F
+
+        from bench import nn as bnn
+
         p = self.params
         self.check_kind(train)
         if not isinstance(train.X, pd.DataFrame):
@@ -360,6 +255,8 @@ class _TabularNN(TorchMethod):
         return score, f"valid_{name}", not m.lower_is_better
 
     def predict(self, data) -> np.ndarray:
+        from bench import nn as bnn
+
         self.check_fitted()
         x = self._tensors(data.X)
         bs, amp = int(self.params["eval_batch_size"]), bool(self.params["amp"])
@@ -384,6 +281,8 @@ class MLP(_TabularNN):
     }
 
     def _stem(self, cards, n_cont):
+        from .nets import Block, OneHotLinear
+
         p = self.params
         width = int(p["hidden"][0])
         first = OneHotLinear(cards, n_cont, width, p["onehot_impl"])
@@ -417,6 +316,10 @@ class EntityEmbeddingNN(_TabularNN):
         return [int(given.get(c, fastai_emb_size(k))) for c, k in zip(cat_cols, cards)]
 
     def _stem(self, cards, n_cont):
+        from torch import nn
+
+        from .nets import Block, EmbeddingStem
+
         p = self.params
         self.emb_dims_ = self.emb_dims(self.cat_cols_, cards)
         stem = EmbeddingStem(cards, self.emb_dims_, n_cont, p["emb_dropout"])
