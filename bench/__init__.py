@@ -7,6 +7,8 @@ For notebooks and scripts (timm's ``create_model`` / ``list_models``; see ``benc
 ``create_method``, ``list_methods``, ``list_datasets``, ``load_task``, ``run_one``. They are
 imported on first use, so ``import bench`` loads neither the plugins nor torch.
 """
+import importlib
+
 from bench.core.dataset import Dataset, FilesMissing, LoadContext, SplitSeedError
 from bench.core.method import FitContext, Method, NotFittedError
 from bench.core.task import KINDS, Part, Schema, Split, Task
@@ -21,9 +23,9 @@ __all__ = ["Dataset", "FilesMissing", "LoadContext", "FitContext", "Method", "No
 def __getattr__(name: str):
     """The SDK names, imported when first asked for (PEP 562)."""
     if name in _SDK:
-        from bench import sdk
-
-        return getattr(sdk, name)
+        # importlib, not an import statement: the SDK is no plugin's code, and a plugin's code
+        # identity follows import statements (bench.core.identity) from `from bench import ...`
+        return getattr(importlib.import_module("bench.sdk"), name)
     raise AttributeError(f"module 'bench' has no attribute {name!r}")
 
 

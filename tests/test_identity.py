@@ -294,3 +294,19 @@ def test_file_digests_read_in_blocks_equal_the_digest_of_the_whole_file(tmp_path
         assert file_candidate(path, "m").fingerprint == sha
         assert archive_digest(path, "md5") == hashlib.md5(data).hexdigest()
         assert archive_digest(path, "sha256") == sha
+
+
+def test_no_plugin_identity_covers_the_harness():
+    """A plugin's number is made by its code, the contracts, the method bases, nn and data helpers;
+    the runner, store, registry, report, CLI and SDK must stay out, or any change to them would
+    re-run every suite (`from bench import Method` must not reach bench.sdk, for instance)."""
+    reg = discover(entry_points=False)
+    harness = ("run", "results", "report", "cli", "plugins", "perf")
+    origins = [e.origin for e in reg.methods.values()] + [e.origin for e in reg.datasets.values()]
+    reached = set()
+    for origin in origins:
+        for f in identity.plugin_files(origin):
+            rel = f.relative_to(identity.BENCH_DIR.parent)
+            if rel.parts[0] == "bench" and (rel.parts[1] in harness or rel.name == "sdk.py"):
+                reached.add(f"{origin.path}: {rel}")
+    assert not reached

@@ -160,9 +160,9 @@ def _closure(start: Iterable[Path], roots: dict[str, Path]) -> list[Path]:
 
 
 # Machinery that a plugin's code reaches but that cannot change a number: locks and signing of
-# shared artifacts, folder helpers, and the package's re-exports (with its version string). Their
+# shared artifacts, folder helpers, and the package's re-exports and version string. Their
 # imports are followed, their text is not hashed, so a locking fix does not re-run every suite.
-MACHINERY = tuple(BENCH_DIR / name for name in ("__init__.py", "data/locks.py", "data/paths.py", "data/signing.py"))
+MACHINERY = tuple(BENCH_DIR / name for name in ("__init__.py", "version.py", "data/locks.py", "data/paths.py", "data/signing.py"))
 
 
 def _label(path: Path, bases: Iterable[Path]) -> str:
