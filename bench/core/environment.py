@@ -40,10 +40,20 @@ def cpu_name() -> str:
     return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 
+def gpu_device_files() -> bool:
+    """Whether this machine shows a GPU device to processes (NVIDIA's /dev/nvidia*, AMD's /dev/kfd);
+    True where that cannot be known (not Linux), so torch then decides."""
+    if not sys.platform.startswith("linux"):
+        return True
+    import glob
+
+    return bool(glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/kfd"))
+
+
 def resolve_device(requested: str = "auto") -> str:
     """'auto' picks CUDA when torch sees a GPU; torch is imported only when it matters."""
-    if requested == "cpu":
-        return "cpu"
+    if requested == "cpu" or (requested == "auto" and not gpu_device_files()):
+        return "cpu"  # no GPU device here: torch (0.5 GB, seconds) is not imported just to ask
     try:
         import torch
     except ImportError:
