@@ -167,12 +167,17 @@ TOY_TRAIN_MEAN = 111.5
 TOY_TEST_Y = np.arange(132.0, 140.0)
 
 
-def run_records(results: Path) -> dict[str, dict]:
-    """{'method/dataset': record dict} for the records under ``results/runs``."""
+def read_records(results: Path) -> list[dict]:
+    """The record dicts under ``results/runs``, in file-name (key) order."""
     import json
 
-    return {f"{d['spec']['method']}/{d['spec']['dataset']}": d
-            for d in (json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json")))}
+    return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+
+
+def run_records(results: Path, key: str = "{method}/{dataset}") -> dict[str, dict]:
+    """{key: record dict} for the records under ``results/runs``; ``key`` is formatted with
+    each record's spec (e.g. ``"{method}/{dataset} {seed}"``)."""
+    return {key.format(**d["spec"]): d for d in read_records(results)}
 
 
 def write_plugin_folder(folder: Path, suite: str | None = TOY_SUITE) -> Path:
@@ -182,6 +187,16 @@ def write_plugin_folder(folder: Path, suite: str | None = TOY_SUITE) -> Path:
     if suite is not None:
         (folder / "toy.toml").write_text(textwrap.dedent(suite))
     return folder
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under `make test` (pytest-xdist, --dist loadgroup) a whole test file runs on one worker,
+    as with --dist loadfile: module fixtures and per-module caches are built once. A test with
+    its own xdist_group mark (e.g. every Ray test, one local Ray at a time) keeps that group."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
 
 
 @pytest.fixture(autouse=True)
@@ -274,3 +289,59 @@ def cli(plugin_dir: Path, tmp_path: Path):
         return CliRunner().invoke(main, argv, catch_exceptions=False)
 
     return invoke, results
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny models on a shared CPU: one torch thread avoids OpenMP waits that make steps 50x
+    slower. Use per module: ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class FileServer:
+    """A local HTTP server on a free port for the download tests: serves ``files`` ({path: bytes},
+    404 for any other path) and lists every path asked for in ``requests``; ``url`` is its root."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                server.requests.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server():
+    """A `FileServer`, shut down after the test."""
+    server = FileServer()
+    yield server
+    server.close()

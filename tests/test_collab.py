@@ -117,6 +117,7 @@ def test_blend_refuses_a_split_without_valid_rows(sim_task):
         model.fit(sim_task.part("train"), None, FitContext())
 
 
+@pytest.mark.slow
 def test_a_suite_pools_folds_like_seeds_in_one_table_section(tmp_path):
     """`folds = [...]`: one run per fold, one section, cells = mean ± std over the folds."""
     from click.testing import CliRunner

@@ -11,6 +11,9 @@ import sys
 
 import pytest
 
+# one local Ray at a time: every test that starts Ray is in the xdist group "ray" (one worker)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+
 SUITE = """
 description = "determinism across executors"
 seeds = [0]

@@ -46,6 +46,7 @@ def test_parts_round_trip_and_refuse_a_changed_part(tmp_path):
         SCRIPT.read_parts(tmp_path)
 
 
+@pytest.mark.slow
 def test_prepare_and_run_without_click_tqdm_platformdirs(tmp_path):
     from PIL import Image
 

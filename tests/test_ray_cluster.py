@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+# one local Ray at a time: every test that starts Ray is in the xdist group "ray" (one worker)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+
 REPO = str(Path(__file__).resolve().parent.parent)
 # Cheap, deterministic, embedded data: knn and random-forest (two encodings each) on breast-cancer.
 SPECS = ["--suite", "smoke", "--methods", "knn,random-forest", "--datasets", "breast-cancer"]

@@ -105,6 +105,7 @@ def test_every_cnn_variant_runs_forward_and_backward(cls, variant):
         assert (CNN.ShortcutA in has) == variant.startswith("resnet-")
 
 
+@pytest.mark.slow
 def test_cnn_learns_digits_and_records_errors_per_epoch():
     D = load_file(ROOT / "datasets" / "digits.py")
     task = D.Digits().load(None)
