@@ -189,14 +189,57 @@ def write_plugin_folder(folder: Path, suite: str | None = TOY_SUITE) -> Path:
     return folder
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """Under `make test` (pytest-xdist, --dist loadgroup) a whole test file runs on one worker,
-    as with --dist loadfile: module fixtures and per-module caches are built once. A test with
-    its own xdist_group mark (e.g. every Ray test, one local Ray at a time) keeps that group."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+# Test files that share one resource across files and must never run side by side under
+# `make test`: each group is one xdist work unit (one worker runs its files one after another).
+SERIAL_GROUPS = {"ray": ("test_ray.py", "test_ray_cluster.py", "test_determinism.py")}  # one local Ray
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The unit of work one xdist worker runs whole, in order: a test file (its module fixtures
+    are built once), a group of SERIAL_GROUPS, or in test_conformance one plugin variant and kind
+    (its checks share one reference fit, and the many variants spread over the workers)."""
+    path, _, name = nodeid.partition("::")
+    if nodeid.rfind("@") > nodeid.rfind("]"):  # an xdist_group mark, once xdist can name it again
+        return nodeid.rsplit("@", 1)[1]
+    file = path.rsplit("/", 1)[-1]
+    group = next((g for g, files in SERIAL_GROUPS.items() if file in files), None)
+    if group is not None:
+        return group
+    if file == "test_conformance.py" and name.startswith("test_contract["):
+        from bench.plugins.checks import CHECK_NAMES
+
+        case = name[len("test_contract["):-1]  # "<variant>-<kind>-<check>"
+        check = next((c for c in CHECK_NAMES if case.endswith("-" + c)), None)
+        if check is not None:
+            return f"{path}::{case[:-len(check) - 1]}"
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` (make test) distributes the units of `xdist_unit`. Not xdist's own
+    loadgroup: with pytest 9.2 it silently ignores xdist_group marks (pytest-xdist issue #1386)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_unit(nodeid)
+
+    return ByUnit(config, log)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread_per_worker():
+    """Under xdist (one worker per core) each worker's torch uses one thread: two workers with
+    one OpenMP pool per core each wait on each other and make small steps many times slower."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

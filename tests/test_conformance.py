@@ -46,12 +46,10 @@ def _scan():
                     if kind not in KINDS:
                         continue  # card_problems reports it
                     key = (str(path), cls.__qualname__, variant, kind)
-                    # one xdist worker runs all checks of a key (they share its reference fit);
                     # slow: the CNNs, and every network variant but each family's default one
-                    marks = [pytest.mark.xdist_group(f"contract-{path.stem}-{variant}-{kind}")]
                     network = "epochs" in cls.defaults or "max_epochs" in cls.defaults
-                    if kind == "image-classification" or (network and variant != cls.name):
-                        marks.append(pytest.mark.slow)
+                    slow = kind == "image-classification" or (network and variant != cls.name)
+                    marks = [pytest.mark.slow] if slow else []
                     for check in CHECK_NAMES:
                         cases.append(pytest.param(key, cls, {**params, **fast}, check, marks=marks,
                                                   id=f"{variant}-{kind}-{check}"))

@@ -11,8 +11,7 @@ import sys
 
 import pytest
 
-# one local Ray at a time: every test that starts Ray is in the xdist group "ray" (one worker)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.slow  # with Ray: one local Ray at a time (conftest.SERIAL_GROUPS)
 
 SUITE = """
 description = "determinism across executors"

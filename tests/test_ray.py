@@ -8,9 +8,6 @@ from pathlib import Path
 import pytest
 from conftest import read_records
 
-# one local Ray at a time: every test that starts Ray is in the xdist group "ray" (one worker)
-pytestmark = pytest.mark.xdist_group("ray")
-
 REPO = str(Path(__file__).resolve().parent.parent)
 
 

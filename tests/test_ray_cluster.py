@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-# one local Ray at a time: every test that starts Ray is in the xdist group "ray" (one worker)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.slow  # one local Ray at a time (conftest.SERIAL_GROUPS)
 
 REPO = str(Path(__file__).resolve().parent.parent)
 # Cheap, deterministic, embedded data: knn and random-forest (two encodings each) on breast-cancer.
