@@ -2,11 +2,19 @@
 toy datasets, and a suite file using them. Nothing here needs downloaded data."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
-import numpy as np
-import pytest
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one worker per core: each worker's OpenMP / BLAS / torch pools take one
+    # thread (read when numpy, torch, xgboost load, so set before they do), or the workers'
+    # pools wait on each other and small fits get many times slower. A value set outside wins.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 TOY_METHODS = '''
 """Toy methods for the harness tests: fast, deterministic, some deliberately broken."""
@@ -228,18 +236,6 @@ def pytest_xdist_make_scheduler(config, log):
             return xdist_unit(nodeid)
 
     return ByUnit(config, log)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread_per_worker():
-    """Under xdist (one worker per core) each worker's torch uses one thread: two workers with
-    one OpenMP pool per core each wait on each other and make small steps many times slower."""
-    import os
-
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        import torch
-
-        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
