@@ -154,6 +154,7 @@ def test_folds_and_split_together_are_refused(tmp_path):
         load_suite(bad)
 
 
+@pytest.mark.slow
 def test_item_embedding_plot_labels_the_most_rated_items(tmp_path):
     from click.testing import CliRunner
 

@@ -215,6 +215,7 @@ class ToyCSV(Dataset):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage, words", [
     (lambda text: text[: len(text) // 2], "expected 20 rows"),  # truncated
     (lambda text: text.replace("3.0", "three", 1), "could not convert string to float"),  # corrupt cell

@@ -154,6 +154,7 @@ def test_dry_run_writes_nothing(cli, tmp_path):
     assert not (tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 def test_method_and_dataset_filters(cli):
     invoke, results = cli
     res = invoke("run", "--suite", "toy", "--methods", "toy-mean*", "--datasets", "toy-reg",
@@ -171,6 +172,7 @@ def test_method_and_dataset_filters(cli):
     assert res.exit_code == 2 and "nothing to run" in res.output
 
 
+@pytest.mark.slow
 def test_atomic_write_leaves_no_temporary_files(cli):
     invoke, results = cli
     assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0
@@ -193,6 +195,7 @@ def test_store_put_cleans_up_when_the_write_fails(tmp_path):
     assert sorted(p.name for p in store.runs.iterdir()) == ["k1.json"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("garbage", ['{"key": "trunc', "[]", "null", '{"key": "only-a-key"}'])
 def test_corrupt_record_is_reported_and_skipped_by_table(cli, garbage):
     invoke, results = cli

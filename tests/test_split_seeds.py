@@ -221,6 +221,7 @@ def test_a_suite_asking_a_fixed_split_for_split_seeds_fails_before_any_run(write
         load_suite(path).expand(registry)
 
 
+@pytest.mark.slow
 def test_resampled_splits_run_and_pool_in_one_table_section(tmp_path, write_suite):
     """split_seeds = [0, 1], seeds = [0]: two draws, two fingerprints, one section whose footnote
     says the ± is over resampled splits, and whose paired test pairs by split seed."""
