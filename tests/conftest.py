@@ -6,12 +6,13 @@ import os
 import textwrap
 from pathlib import Path
 
+WORKER_THREADS: dict[str, str] = {}  # under xdist: the thread variables this file set
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs one worker per core: each worker's OpenMP / BLAS / torch pools take one
     # thread (read when numpy, torch, xgboost load, so set before they do), or the workers'
     # pools wait on each other and small fits get many times slower. A value set outside wins.
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
+        WORKER_THREADS[_var] = os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -236,6 +237,20 @@ def pytest_xdist_make_scheduler(config, log):
             return xdist_unit(nodeid)
 
     return ByUnit(config, log)
+
+
+@pytest.fixture(autouse=True)
+def _worker_threads_stay_one():
+    """An in-process `bench run` sets torch's threads and the thread variables to the machine's
+    cores, as a real run does, and leaves them: under xdist, put one thread back for the next test."""
+    yield
+    if WORKER_THREADS:
+        import sys
+
+        os.environ.update(WORKER_THREADS)
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
