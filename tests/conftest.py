@@ -318,6 +318,17 @@ def write_suite(tmp_path: Path):
 
 
 @pytest.fixture
+def bench_cmd():
+    """Run `bench` in-process with the built-in plugins (no toy folder, unlike `cli`):
+    ``bench_cmd(["list", "methods"])`` returns click's Result (exit_code, output)."""
+    from click.testing import CliRunner
+
+    from bench.cli.app import main
+
+    return lambda argv: CliRunner().invoke(main, [str(a) for a in argv], catch_exceptions=False)
+
+
+@pytest.fixture
 def cli(plugin_dir: Path, tmp_path: Path):
     """Invoke `bench` in-process with the toy plugins, private data/cache/results folders, on CPU.
 

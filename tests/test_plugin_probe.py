@@ -189,12 +189,8 @@ def test_cached_verdicts_that_are_planted_or_tampered_with_are_not_trusted(tmp_p
     assert not verdict.is_symlink() and json.loads(verdict.read_text())["verdict"] == "survived"
 
 
-def test_a_wrong_timeout_setting_is_a_clear_error(plugin_dir, monkeypatch):
-    from click.testing import CliRunner
-
-    from bench.cli.app import main
-
+def test_a_wrong_timeout_setting_is_a_clear_error(plugin_dir, monkeypatch, bench_cmd):
     monkeypatch.setenv(plugin_probe.TIMEOUT_ENV, "soon")
-    res = CliRunner().invoke(main, ["list", "--plugins", str(plugin_dir)])
+    res = bench_cmd(["list", "--plugins", str(plugin_dir)])
     assert res.exit_code == 2
     assert "BENCH_PROBE_TIMEOUT='soon'" in res.output and "positive number of seconds" in res.output
