@@ -176,6 +176,7 @@ def _plan(out: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # five `bench` processes, two of them training
 def test_editing_bench_nn_reruns_the_network_and_its_ee_baseline_only(tmp_path):
     copy = _copy_checkout(tmp_path / "checkout")
     suite = copy / "suites" / "identity.toml"
