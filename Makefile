@@ -3,7 +3,7 @@ VENV ?= .venv
 RESULTS_DIR ?= results
 PY := $(VENV)/bin/python
 
-.PHONY: run test check expected venv clean
+.PHONY: run test test-fast check expected venv clean
 
 venv: $(VENV)/.installed
 
@@ -28,9 +28,18 @@ expected: venv
 	$(VENV)/bin/bench table --suite smoke --write-expected
 	$(VENV)/bin/bench report --suite smoke
 
-# All tests.
+# All tests, one worker per core (pytest-xdist). Each test file runs whole on one worker (its
+# module fixtures are built once); tests that share a resource across files (Ray) carry one
+# xdist_group and run one after another (tests/conftest.py). TEST_WORKERS=0: no workers.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
 test: venv
-	$(PY) -m pytest -q
+	$(PYTEST)
+
+# The quick loop while editing: every test but those marked slow (pyproject.toml's markers).
+test-fast: venv
+	$(PYTEST) -m "not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

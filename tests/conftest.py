@@ -2,11 +2,20 @@
 toy datasets, and a suite file using them. Nothing here needs downloaded data."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
-import numpy as np
-import pytest
+WORKER_THREADS: dict[str, str] = {}  # under xdist: the thread variables this file set
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one worker per core: each worker's OpenMP / BLAS / torch pools take one
+    # thread (read when numpy, torch, xgboost load, so set before they do), or the workers'
+    # pools wait on each other and small fits get many times slower. A value set outside wins.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        WORKER_THREADS[_var] = os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 TOY_METHODS = '''
 """Toy methods for the harness tests: fast, deterministic, some deliberately broken."""
@@ -167,12 +176,17 @@ TOY_TRAIN_MEAN = 111.5
 TOY_TEST_Y = np.arange(132.0, 140.0)
 
 
-def run_records(results: Path) -> dict[str, dict]:
-    """{'method/dataset': record dict} for the records under ``results/runs``."""
+def read_records(results: Path) -> list[dict]:
+    """The record dicts under ``results/runs``, in file-name (key) order."""
     import json
 
-    return {f"{d['spec']['method']}/{d['spec']['dataset']}": d
-            for d in (json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json")))}
+    return [json.loads(p.read_text()) for p in sorted((results / "runs").glob("*.json"))]
+
+
+def run_records(results: Path, key: str = "{method}/{dataset}") -> dict[str, dict]:
+    """{key: record dict} for the records under ``results/runs``; ``key`` is formatted with
+    each record's spec (e.g. ``"{method}/{dataset} {seed}"``)."""
+    return {key.format(**d["spec"]): d for d in read_records(results)}
 
 
 def write_plugin_folder(folder: Path, suite: str | None = TOY_SUITE) -> Path:
@@ -182,6 +196,61 @@ def write_plugin_folder(folder: Path, suite: str | None = TOY_SUITE) -> Path:
     if suite is not None:
         (folder / "toy.toml").write_text(textwrap.dedent(suite))
     return folder
+
+
+# Test files that share one resource across files and must never run side by side under
+# `make test`: each group is one xdist work unit (one worker runs its files one after another).
+SERIAL_GROUPS = {"ray": ("test_ray.py", "test_ray_cluster.py", "test_determinism.py")}  # one local Ray
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The unit of work one xdist worker runs whole, in order: a test file (its module fixtures
+    are built once), a group of SERIAL_GROUPS, or in test_conformance one plugin variant and kind
+    (its checks share one reference fit, and the many variants spread over the workers)."""
+    path, _, name = nodeid.partition("::")
+    if nodeid.rfind("@") > nodeid.rfind("]"):  # an xdist_group mark, once xdist can name it again
+        return nodeid.rsplit("@", 1)[1]
+    file = path.rsplit("/", 1)[-1]
+    group = next((g for g, files in SERIAL_GROUPS.items() if file in files), None)
+    if group is not None:
+        return group
+    if file == "test_conformance.py" and name.startswith("test_contract["):
+        from bench.plugins.checks import CHECK_NAMES
+
+        case = name[len("test_contract["):-1]  # "<variant>-<kind>-<check>"
+        check = next((c for c in CHECK_NAMES if case.endswith("-" + c)), None)
+        if check is not None:
+            return f"{path}::{case[:-len(check) - 1]}"
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` (make test) distributes the units of `xdist_unit`. Not xdist's own
+    loadgroup: with pytest 9.2 it silently ignores xdist_group marks (pytest-xdist issue #1386)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_unit(nodeid)
+
+    return ByUnit(config, log)
+
+
+@pytest.fixture(autouse=True)
+def _worker_threads_stay_one():
+    """An in-process `bench run` sets torch's threads and the thread variables to the machine's
+    cores, as a real run does, and leaves them: under xdist, put one thread back for the next test."""
+    yield
+    if WORKER_THREADS:
+        import sys
+
+        os.environ.update(WORKER_THREADS)
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
@@ -249,6 +318,17 @@ def write_suite(tmp_path: Path):
 
 
 @pytest.fixture
+def bench_cmd():
+    """Run `bench` in-process with the built-in plugins (no toy folder, unlike `cli`):
+    ``bench_cmd(["list", "methods"])`` returns click's Result (exit_code, output)."""
+    from click.testing import CliRunner
+
+    from bench.cli.app import main
+
+    return lambda argv: CliRunner().invoke(main, [str(a) for a in argv], catch_exceptions=False)
+
+
+@pytest.fixture
 def cli(plugin_dir: Path, tmp_path: Path):
     """Invoke `bench` in-process with the toy plugins, private data/cache/results folders, on CPU.
 
@@ -274,3 +354,74 @@ def cli(plugin_dir: Path, tmp_path: Path):
         return CliRunner().invoke(main, argv, catch_exceptions=False)
 
     return invoke, results
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny models on a shared CPU: one torch thread avoids OpenMP waits that make steps 50x
+    slower. Use per module: ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class FileServer:
+    """A local HTTP server on a free port for the download tests: serves ``files`` ({path: bytes},
+    404 for any other path) and lists every path asked for in ``requests``; ``url`` is its root."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                server.requests.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server():
+    """A `FileServer`, shut down after the test."""
+    server = FileServer()
+    yield server
+    server.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` on the contract cases of the CNNs and of every network variant but each family's
+    default one (`make test-fast` leaves them out; `make test` runs them)."""
+    for item in items:
+        if not item.nodeid.startswith("tests/test_conformance.py::test_contract["):
+            continue
+        case = item.callspec.params.get("plugin")
+        cls, variant, kind = getattr(case, "cls", None), getattr(case, "variant", ""), getattr(case, "kind", "")
+        if cls is None or not hasattr(cls, "defaults"):
+            continue
+        network = "epochs" in cls.defaults or "max_epochs" in cls.defaults
+        if kind == "image-classification" or (network and variant != cls.name):
+            item.add_marker(pytest.mark.slow)

@@ -261,6 +261,7 @@ def test_job_queue_reports_a_planted_claim_and_goes_on(tmp_path):
     assert fingerprint(target) == before
 
 
+@pytest.mark.slow
 def test_bench_run_with_planted_links_ends_without_touching_their_targets(cli, tmp_path):
     invoke, results = cli
     args = ("--suite", "toy", "--datasets", "toy-reg", "--seeds", "0", "--format", "none")

@@ -7,8 +7,6 @@ import hashlib
 import io
 import pickle
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -157,49 +155,22 @@ def test_split_is_seeded_balanced_and_subsettable():
         C.make_split(train_y, test_y, valid_size=100, train_per_class=41)
 
 
-class _Server:
-    def __init__(self, body: bytes):
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                server.requests.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/cifar-10-python.tar.gz"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def test_download_is_verified_then_read(tmp_path, monkeypatch):
+def test_download_is_verified_then_read(tmp_path, monkeypatch, file_server):
     path, md5, x, *_ = write_archive(tmp_path / "served.tar.gz")
-    server = _Server(path.read_bytes())
-    try:
-        monkeypatch.setenv("BENCH_CIFAR10_URL", server.url)
-        ctx = LoadContext(tmp_path / "data", tmp_path / "cache")
-        monkeypatch.setattr(C.read, "ARCHIVE_MD5", "0" * 32)  # what the served file is not
-        with pytest.raises(ChecksumMismatch, match="refused and deleted"):
-            C.Cifar10(valid_size=10).load(None, ctx)
-        assert not list((tmp_path / "data").glob("*.tar.gz*")) and not list((tmp_path / "data").glob(".*part"))
-        monkeypatch.setattr(C.read, "ARCHIVE_MD5", md5)
-        task = C.Cifar10(valid_size=10).load(None, ctx)
-        assert (tmp_path / "data" / C.ARCHIVE).is_file() and len(server.requests) == 2
-        np.testing.assert_array_equal(task.X[:100], x)
+    server = file_server
+    server.files["/cifar-10-python.tar.gz"] = path.read_bytes()
+    monkeypatch.setenv("BENCH_CIFAR10_URL", server.url + "/cifar-10-python.tar.gz")
+    ctx = LoadContext(tmp_path / "data", tmp_path / "cache")
+    monkeypatch.setattr(C.read, "ARCHIVE_MD5", "0" * 32)  # what the served file is not
+    with pytest.raises(ChecksumMismatch, match="refused and deleted"):
         C.Cifar10(valid_size=10).load(None, ctx)
-        assert len(server.requests) == 2  # present now: no second download
-    finally:
-        server.close()
+    assert not list((tmp_path / "data").glob("*.tar.gz*")) and not list((tmp_path / "data").glob(".*part"))
+    monkeypatch.setattr(C.read, "ARCHIVE_MD5", md5)
+    task = C.Cifar10(valid_size=10).load(None, ctx)
+    assert (tmp_path / "data" / C.ARCHIVE).is_file() and len(server.requests) == 2
+    np.testing.assert_array_equal(task.X[:100], x)
+    C.Cifar10(valid_size=10).load(None, ctx)
+    assert len(server.requests) == 2  # present now: no second download
 
 
 def test_offline_says_what_to_do(tmp_path, monkeypatch):

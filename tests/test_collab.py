@@ -120,11 +120,9 @@ def test_blend_refuses_a_split_without_valid_rows(sim_task):
         model.fit(sim_task.part("train"), None, FitContext())
 
 
-def test_a_suite_pools_folds_like_seeds_in_one_table_section(tmp_path):
+@pytest.mark.slow
+def test_a_suite_pools_folds_like_seeds_in_one_table_section(tmp_path, bench_cmd):
     """`folds = [...]`: one run per fold, one section, cells = mean ± std over the folds."""
-    from click.testing import CliRunner
-
-    from bench.cli.app import main
     from bench.results.store import Store
 
     suite = tmp_path / "folds.toml"
@@ -132,12 +130,12 @@ def test_a_suite_pools_folds_like_seeds_in_one_table_section(tmp_path):
                      '[[methods]]\nvariant = "bias"\n\n[[methods]]\nvariant = "global-mean"\n\n'
                      '[table]\nmetrics = ["rmse"]\n')
     results = tmp_path / "results"
-    out = CliRunner().invoke(main, ["run", "--suite", str(suite), "--results-dir", str(results),
-                                    "--cache-dir", str(tmp_path / "cache")])
+    out = bench_cmd(["run", "--suite", str(suite), "--results-dir", str(results),
+                     "--cache-dir", str(tmp_path / "cache")])
     assert out.exit_code == 0, out.output
     recs = [r for r in Store(results).records() if r.spec["method"] == "bias"]
     assert sorted(r.split["name"] for r in recs) == ["random", "temporal"]
-    table = CliRunner().invoke(main, ["table", "--suite", str(suite), "--results-dir", str(results)])
+    table = bench_cmd(["table", "--suite", str(suite), "--results-dir", str(results)])
     assert table.exit_code == 0, table.output
     assert table.output.count("### ") == 1 and "folds random, temporal" in table.output
     values = [r.metrics["rmse"] for r in recs]
@@ -156,15 +154,12 @@ def test_folds_and_split_together_are_refused(tmp_path):
         load_suite(bad)
 
 
-def test_item_embedding_plot_labels_the_most_rated_items(tmp_path):
-    from click.testing import CliRunner
-
-    from bench.cli.app import main
-
+@pytest.mark.slow
+def test_item_embedding_plot_labels_the_most_rated_items(tmp_path, bench_cmd):
     out = tmp_path / "items.png"
-    res = CliRunner().invoke(main, ["plot", "embeddings", "--dataset", "movielens-sim", "--split", "random",
-                                    "--variant", "mf", "--columns", "item", "--label-top", "5",
-                                    "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    res = bench_cmd(["plot", "embeddings", "--dataset", "movielens-sim", "--split", "random",
+                     "--variant", "mf", "--columns", "item", "--label-top", "5",
+                     "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

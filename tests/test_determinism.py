@@ -11,6 +11,10 @@ import sys
 
 import pytest
 
+# with Ray: one local Ray at a time (conftest.SERIAL_GROUPS); the first test builds `outcomes`: 4 suite
+# runs in subprocesses, minutes on a busy machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+
 SUITE = """
 description = "determinism across executors"
 seeds = [0]

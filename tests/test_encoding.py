@@ -93,7 +93,7 @@ def test_ee_checks_its_embeddings():
         TabularEncoder("ee", SCHEMA, embeddings={"a": np.zeros((4, 2))})
     with pytest.raises(ValueError, match="levels"):
         TabularEncoder("ee", SCHEMA, embeddings={"a": np.zeros((3, 2)), "b": np.zeros((3, 2))})
-    with pytest.raises(ValueError, match="issue 3"):
+    with pytest.raises(ValueError, match="no registry attached to fit it"):
         encoder_for("ee", Part(TRAIN, np.ones(5), SCHEMA, "regression"), ctx=None)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -14,6 +16,7 @@ def _run_toy(invoke):
     assert res.exit_code == 0, res.output
 
 
+@pytest.mark.slow
 def test_check_passes_then_fails_on_a_hand_edited_number_then_passes_after_regenerating(cli, tmp_path):
     invoke, _ = cli
     _run_toy(invoke)

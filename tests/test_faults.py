@@ -4,11 +4,10 @@ Each fault must end its own run only, with the right status and reason; every he
 be recorded; the table must render. Then bad input: a clear error and nothing written."""
 from __future__ import annotations
 
-import json
 import textwrap
 
 import pytest
-from conftest import run_records as _records
+from conftest import read_records, run_records as _records
 
 FAULTY_METHODS = '''
 """Methods that fail in every way a plugin can: written by tests/test_faults.py."""
@@ -144,6 +143,7 @@ EXPECTED = {  # variant -> (status, words in the error)
 HEALTHY = ["fault-none/toy-reg", "toy-mean/toy-reg", "toy-mean-shifted/toy-reg", "toy-majority/toy-cls"]
 
 
+@pytest.mark.slow
 def test_every_fault_is_recorded_and_the_suite_goes_on(cli, plugin_dir, tmp_path):
     invoke, results = cli
     (plugin_dir / "faulty.py").write_text(textwrap.dedent(FAULTY_METHODS))
@@ -215,6 +215,7 @@ class ToyCSV(Dataset):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage, words", [
     (lambda text: text[: len(text) // 2], "expected 20 rows"),  # truncated
     (lambda text: text.replace("3.0", "three", 1), "could not convert string to float"),  # corrupt cell
@@ -231,7 +232,7 @@ def test_corrupt_data_file_is_a_clear_error_recorded_as_failed_runs(cli, plugin_
     assert res.exit_code == 1
     assert "loading toy-csv/default failed" in res.output and words in res.output
     assert str(folder / "data.csv") in res.output or words == "could not convert string to float"
-    recs = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
+    recs = read_records(results)
     assert [(r["spec"]["method"], r["status"]) for r in recs] == [("toy-mean", "failed")]
     assert words in recs[0]["error"] and recs[0]["info"]["stage"] == "load"
     table = invoke("table", "--suite", str(suite))

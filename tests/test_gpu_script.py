@@ -46,7 +46,8 @@ def test_parts_round_trip_and_refuse_a_changed_part(tmp_path):
         SCRIPT.read_parts(tmp_path)
 
 
-def test_prepare_and_run_without_click_tqdm_platformdirs(tmp_path):
+@pytest.mark.slow
+def test_prepare_and_run_without_click_tqdm_platformdirs(tmp_path, bench_cmd):
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -77,12 +78,8 @@ def test_prepare_and_run_without_click_tqdm_platformdirs(tmp_path):
     assert all(r.history and "train_error" in r.history[0] and "valid_accuracy" in r.history[0] for r in depth)
     assert all(r.split["sizes"] == {"train": 20, "valid": 10, "test": 10} for r in recs)
     # and back on a workstation: the Fig. 1-like curves and the error table from those records
-    from click.testing import CliRunner
-
-    from bench.cli.app import main
-
-    res = CliRunner().invoke(main, ["plot", "depth", "--suite", str(results / "gpu-vision.toml"),
-                                    "--results-dir", str(results), "--out", str(tmp_path / "fig1.png")])
+    res = bench_cmd(["plot", "depth", "--suite", str(results / "gpu-vision.toml"),
+                     "--results-dir", str(results), "--out", str(tmp_path / "fig1.png")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "fig1.png").read_bytes()[:4] == b"\x89PNG"
     assert "| resnet-20 | " in (tmp_path / "depth-errors.md").read_text()

@@ -1,6 +1,5 @@
 """Inputs are checked before anything runs: suite parameter types, `bench run` options, plugin
 names claimed twice; and predictions of the wrong type end their run as a failed record."""
-import json
 import textwrap
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from click.testing import CliRunner
 from bench.cli.app import main
 from bench.plugins.registry import discover
 from bench.run.suite import SuiteError, load_suite
+from conftest import run_records
 
 TYPED = '''
 import numpy as np
@@ -283,11 +283,7 @@ def test_a_clash_elsewhere_does_not_stop_run_and_list_still_shows_it(cli, claime
 # --- predictions of the wrong type ------------------------------------------------------------
 
 def _records(results: Path) -> dict[str, dict]:
-    out = {}
-    for p in (results / "runs").glob("*.json"):
-        d = json.loads(p.read_text())
-        out[d["spec"]["method"]] = d
-    return out
+    return run_records(results, key="{method}")
 
 
 @pytest.mark.parametrize("variant, dataset, reason", [

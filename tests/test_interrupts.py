@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real `bench` processes, killed and resumed
+
 SLOW_METHOD = '''
 """A method that takes a moment: written by tests/test_interrupts.py."""
 import time

@@ -109,6 +109,7 @@ EXPECTED = {  # dataset -> (status, words in the error)
 }
 
 
+@pytest.mark.slow
 def test_every_loader_fault_is_recorded_and_the_suite_goes_on(cli, plugin_dir, tmp_path):
     invoke, results = cli
     (plugin_dir / "faulty_datasets.py").write_text(textwrap.dedent(FAULTY_DATASETS))
@@ -136,6 +137,7 @@ def test_every_loader_fault_is_recorded_and_the_suite_goes_on(cli, plugin_dir, t
         assert status in row, (dataset, row)
 
 
+@pytest.mark.slow
 def test_dry_run_survives_a_crashing_loader(cli, plugin_dir, tmp_path):
     invoke, _ = cli
     (plugin_dir / "faulty_datasets.py").write_text(textwrap.dedent(FAULTY_DATASETS))
@@ -206,6 +208,7 @@ class SpawnsAndHangs(_Spawns):
 '''
 
 
+@pytest.mark.slow
 def test_a_forked_pool_inside_a_run_does_not_end_its_worker(cli, plugin_dir, tmp_path):
     invoke, results = cli
     (plugin_dir / "child_methods.py").write_text(textwrap.dedent(CHILD_METHODS))
@@ -236,6 +239,7 @@ def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant, status", [("spawn-exit", "crashed"), ("spawn-hang", "timeout")])
 def test_a_plugins_child_processes_die_with_its_worker(cli, plugin_dir, tmp_path, variant, status):
     invoke, results = cli

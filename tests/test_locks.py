@@ -57,6 +57,7 @@ def _build_shared_artifact(cache: str, log: str) -> int:
     return FitContext(seed=0, artifacts=ArtifactCache(Path(cache)), task_key="t").cached("art", {"a": 1}, build)
 
 
+@pytest.mark.slow
 def test_parallel_workers_build_a_cached_artifact_once(tmp_path):
     log = tmp_path / "log"
     with mp.get_context("spawn").Pool(2) as pool:

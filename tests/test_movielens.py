@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 import io
 import socket
-import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -437,44 +435,10 @@ def test_partial_copy_is_never_downloaded_over(tmp_path, ratings):
 # Verified download from a local server
 # --------------------------------------------------------------------------------------------
 
-class _Server:
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                server.requests.append(self.path)
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/movielens"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server(monkeypatch):
-    s = _Server()
-    monkeypatch.setenv("BENCH_MOVIELENS_URL", s.url)
-    yield s
-    s.close()
+def server(file_server, monkeypatch):
+    monkeypatch.setenv("BENCH_MOVIELENS_URL", file_server.url + "/movielens")
+    return file_server
 
 
 def release_zip(tmp_path: Path, ratings: pd.DataFrame, extra: dict[str, bytes] | None = None) -> bytes:

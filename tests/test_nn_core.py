@@ -19,13 +19,7 @@ from bench import nn as bnn
 from bench.methods.torch import TorchMethod, member_budget, member_seed, on_cpu
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared CPU: one thread avoids OpenMP waits that make steps 50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _linear_data(n=256, d=4, seed=0):

@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from bench.plugins import probe as plugin_probe
 from bench.plugins.candidates import file_candidate
 
@@ -76,6 +78,7 @@ def _verdicts(cache: Path) -> dict[str, dict]:
             for p in (cache / "plugin-probe").glob("*.json")}
 
 
+@pytest.mark.slow
 def test_plugins_that_end_crash_or_hang_the_process_are_listed_as_broken(tmp_path):
     builtin = tmp_path / "builtin"
     for sub in ("plugins", "datasets", "suites"):
@@ -116,6 +119,7 @@ def test_plugins_that_end_crash_or_hang_the_process_are_listed_as_broken(tmp_pat
     assert {k: v for k, v in now.items() if k in first} == first
 
 
+@pytest.mark.slow
 def test_table_renders_beside_a_plugin_that_ends_the_process(tmp_path):
     """The shipped plugins and the smoke suite, plus a user folder holding killers."""
     plugins = _folder(tmp_path / "killers", hang=False)
@@ -130,6 +134,7 @@ def test_table_renders_beside_a_plugin_that_ends_the_process(tmp_path):
 EP_KILLER = "import os\nos._exit(4)\n"
 
 
+@pytest.mark.slow
 def test_entry_point_that_ends_the_process_is_listed_as_broken(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
@@ -157,6 +162,7 @@ def test_entry_point_that_ends_the_process_is_listed_as_broken(tmp_path):
     assert "importing it ended the process with exit status 4" in res.stdout
 
 
+@pytest.mark.slow
 def test_cached_verdicts_that_are_planted_or_tampered_with_are_not_trusted(tmp_path):
     plugin = tmp_path / "plug" / "fine.py"
     plugin.parent.mkdir()
@@ -183,12 +189,8 @@ def test_cached_verdicts_that_are_planted_or_tampered_with_are_not_trusted(tmp_p
     assert not verdict.is_symlink() and json.loads(verdict.read_text())["verdict"] == "survived"
 
 
-def test_a_wrong_timeout_setting_is_a_clear_error(plugin_dir, monkeypatch):
-    from click.testing import CliRunner
-
-    from bench.cli.app import main
-
+def test_a_wrong_timeout_setting_is_a_clear_error(plugin_dir, monkeypatch, bench_cmd):
     monkeypatch.setenv(plugin_probe.TIMEOUT_ENV, "soon")
-    res = CliRunner().invoke(main, ["list", "--plugins", str(plugin_dir)])
+    res = bench_cmd(["list", "--plugins", str(plugin_dir)])
     assert res.exit_code == 2
     assert "BENCH_PROBE_TIMEOUT='soon'" in res.output and "positive number of seconds" in res.output

@@ -3,10 +3,10 @@ records come back to the same store. Without Ray, the option says how to install
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
+from conftest import read_records
 
 REPO = str(Path(__file__).resolve().parent.parent)
 
@@ -20,6 +20,7 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_executor_records_every_run_in_the_store(local_ray, cli, write_suite):
     invoke, results = cli
     suite = write_suite('seeds = [0, 1]\n[[datasets]]\nname = "toy-reg"\nsplit = "fixed"\n'
@@ -27,7 +28,7 @@ def test_ray_executor_records_every_run_in_the_store(local_ray, cli, write_suite
     res = invoke("run", "--suite", str(suite), "--executor", "ray", "--format", "none")
     assert res.exit_code == 1, res.output  # toy-boom fails, on Ray as anywhere
     assert "6 runs: 4 ok, 2 failed" in res.output
-    recs = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
+    recs = read_records(results)
     assert sorted((r["spec"]["method"], r["spec"]["seed"], r["status"]) for r in recs) == [
         ("toy-boom", 0, "failed"), ("toy-boom", 1, "failed"), ("toy-mean", 0, "ok"), ("toy-mean", 1, "ok"),
         ("toy-mean-shifted", 0, "ok"), ("toy-mean-shifted", 1, "ok")]

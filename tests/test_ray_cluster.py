@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # one local Ray at a time (conftest.SERIAL_GROUPS)
+
 REPO = str(Path(__file__).resolve().parent.parent)
 # Cheap, deterministic, embedded data: knn and random-forest (two encodings each) on breast-cancer.
 SPECS = ["--suite", "smoke", "--methods", "knn,random-forest", "--datasets", "breast-cancer"]

@@ -325,12 +325,8 @@ def test_entry_points_can_be_switched_off(ep_site, monkeypatch):
     assert "toy-ep" in discover(entry_points=True).methods
 
 
-def test_entry_point_method_shows_in_bench_list(ep_site):
-    from click.testing import CliRunner
-
-    from bench.cli.app import main
-
-    res = CliRunner().invoke(main, ["list", "methods"])
+def test_entry_point_method_shows_in_bench_list(ep_site, bench_cmd):
+    res = bench_cmd(["list", "methods"])
     assert res.exit_code == 0, res.output
     line = next(l for l in res.output.splitlines() if l.startswith("toy-ep-k2"))
     assert "toy-ep-dist 1.2.3" in line and "k=2" in line

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_report_page_and_index(cli):
     invoke, results = cli
     assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0

@@ -9,16 +9,12 @@ from bench.core.dataset import LoadContext
 from bench.core.spec import RunRecord
 from bench.results.store import Store
 
-from conftest import TOY_TEST_Y, TOY_TRAIN_MEAN
+from conftest import TOY_TEST_Y, TOY_TRAIN_MEAN, read_records, run_records
 
 
 def _records(results: Path) -> dict[str, dict]:
-    """{'method seed': record dict}, for the records under results/runs."""
-    out = {}
-    for p in sorted((results / "runs").glob("*.json")):
-        d = json.loads(p.read_text())
-        out[f"{d['spec']['method']}/{d['spec']['dataset']} {d['spec']['seed']}"] = d
-    return out
+    """{'method/dataset seed': record dict}, for the records under results/runs."""
+    return run_records(results, key="{method}/{dataset} {seed}")
 
 
 def _suite(write_suite, methods: list[str], datasets=("toy-reg",), seeds=(0,)) -> str:
@@ -76,6 +72,7 @@ def _stats(results: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (results / "runs").glob("*.json")}
 
 
+@pytest.mark.slow
 def test_resume_skips_recorded_runs_and_force_reruns(cli):
     invoke, results = cli
     assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0
@@ -97,6 +94,7 @@ def test_resume_skips_recorded_runs_and_force_reruns(cli):
     assert all(after[k][1] != before[k][1] for k in before)  # atomically replaced files
 
 
+@pytest.mark.slow
 def test_failing_plugin_is_recorded_and_the_suite_goes_on(cli, write_suite):
     invoke, results = cli
     suite = _suite(write_suite, ["toy-boom", "toy-mean"])
@@ -130,6 +128,7 @@ def test_bad_predictions_fail_the_run_with_the_reason(cli, write_suite, variant,
     assert recs["toy-mean/toy-reg 0"]["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_missing_dataset_files_skip_with_instructions(cli, write_suite):
     invoke, results = cli
     suite = _suite(write_suite, ["toy-mean"], datasets=("toy-files", "toy-reg"))
@@ -155,6 +154,7 @@ def test_dry_run_writes_nothing(cli, tmp_path):
     assert not (tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 def test_method_and_dataset_filters(cli):
     invoke, results = cli
     res = invoke("run", "--suite", "toy", "--methods", "toy-mean*", "--datasets", "toy-reg",
@@ -172,6 +172,7 @@ def test_method_and_dataset_filters(cli):
     assert res.exit_code == 2 and "nothing to run" in res.output
 
 
+@pytest.mark.slow
 def test_atomic_write_leaves_no_temporary_files(cli):
     invoke, results = cli
     assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0
@@ -194,6 +195,7 @@ def test_store_put_cleans_up_when_the_write_fails(tmp_path):
     assert sorted(p.name for p in store.runs.iterdir()) == ["k1.json"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("garbage", ['{"key": "trunc', "[]", "null", '{"key": "only-a-key"}'])
 def test_corrupt_record_is_reported_and_skipped_by_table(cli, garbage):
     invoke, results = cli
@@ -264,6 +266,7 @@ class Median(Method):
 '''
 
 
+@pytest.mark.slow
 def test_editing_one_plugin_file_reruns_only_its_runs(cli, plugin_dir, write_suite):
     invoke, results = cli
     (plugin_dir / "median.py").write_text(OTHER_METHOD)
@@ -273,5 +276,5 @@ def test_editing_one_plugin_file_reruns_only_its_runs(cli, plugin_dir, write_sui
     res = invoke("run", "--suite", suite, "--format", "none")
     assert res.exit_code == 0 and "4 runs: 2 ok, 2 cached" in res.output
     assert "ok toy-median on toy-reg/fixed seed 0" in res.output and "ok toy-mean on" not in res.output
-    recs = [json.loads(p.read_text()) for p in (results / "runs").glob("*.json")]
+    recs = read_records(results)
     assert len(recs) == 6  # the old toy-median records stay, under their old keys

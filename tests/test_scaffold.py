@@ -32,6 +32,7 @@ def bench_cli(tmp_path, monkeypatch):
     return invoke
 
 
+@pytest.mark.slow
 def test_readme_five_minute_steps(bench_cli, tmp_path):
     steps = _readme_steps()
     assert steps == ["bench new method my-ridge", "$EDITOR plugins/my_ridge.py", "bench check my-ridge",

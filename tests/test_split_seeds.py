@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from bench import LoadContext, SplitSeedError
 from bench.plugins.registry import discover, load_file
@@ -221,15 +220,14 @@ def test_a_suite_asking_a_fixed_split_for_split_seeds_fails_before_any_run(write
         load_suite(path).expand(registry)
 
 
-def test_resampled_splits_run_and_pool_in_one_table_section(tmp_path, write_suite):
+@pytest.mark.slow
+def test_resampled_splits_run_and_pool_in_one_table_section(tmp_path, write_suite, bench_cmd):
     """split_seeds = [0, 1], seeds = [0]: two draws, two fingerprints, one section whose footnote
     says the ± is over resampled splits, and whose paired test pairs by split seed."""
-    from bench.cli.app import main
-
     suite = write_suite(SUITE + '\n[table]\ncompare_to = "knn-standardized"\n', name="resampled")
     results = tmp_path / "results"
-    out = CliRunner().invoke(main, ["run", "--suite", str(suite), "--results-dir", str(results),
-                                    "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--quiet"])
+    out = bench_cmd(["run", "--suite", str(suite), "--results-dir", str(results),
+                     "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--quiet"])
     assert out.exit_code == 0, out.output
     recs = [r for r in Store(results).records() if r.spec["method"] == "knn"]
     assert len(recs) == 2
@@ -239,7 +237,7 @@ def test_resampled_splits_run_and_pool_in_one_table_section(tmp_path, write_suit
     assert fps[0] == FINGERPRINTS_BEFORE["breast-cancer", "random"] and fps[1] != fps[0]
     assert by_seed[1].split["split_seed"] == 1 and "split_seed" not in by_seed[0].split
 
-    table = CliRunner().invoke(main, ["table", "--suite", str(suite), "--results-dir", str(results)])
+    table = bench_cmd(["table", "--suite", str(suite), "--results-dir", str(results)])
     assert table.exit_code == 0, table.output
     text = table.output
     assert text.count("### ") == 1 and "### breast-cancer / random (2 split seeds)" in text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats as st
 
 from bench.report import stats
 from bench.run.suite import load_suite
@@ -42,10 +41,15 @@ def test_paired_test_direction_and_too_few_pairs():
     lower = {0: 0.10, 1: 0.13, 2: 0.14}
     c = stats.paired(lower, ref, lower_is_better=True)
     assert c.n == 3 and c.better and c.significant
-    assert c.p == pytest.approx(st.ttest_rel([0.10, 0.13, 0.14], [0.20, 0.22, 0.25]).pvalue)
+    # differences -0.10, -0.09, -0.11: t = -0.10 / (0.01 / sqrt 3) = -10 sqrt 3 on 2 df, whose
+    # two-sided p is 1 - |t| / sqrt(t^2 + 2) (the t(2) distribution has a closed form)
+    assert c.p == pytest.approx(1 - np.sqrt(300 / 302), rel=1e-9)
     assert not stats.paired(lower, ref, lower_is_better=False).better  # accuracy: lower is worse
     assert stats.paired({0: 0.1}, ref, True).p is None  # one pair: no test
     assert stats.paired(lower, ref, True, test="wilcoxon").p is None  # 3 pairs: Wilcoxon can never reach 0.05
+    six_ref = {s: 1.0 + s for s in range(6)}
+    six = {s: 0.5 + 1.01 * s for s in range(6)}  # all six better: exact p = 2 / 2**6
+    assert stats.paired(six, six_ref, True, test="wilcoxon").p == pytest.approx(0.03125)
     noisy = {0: 0.19, 1: 0.23, 2: 0.24}
     assert not stats.paired(noisy, ref, True).significant
 
@@ -75,8 +79,8 @@ def test_marks_ci_and_average_rank(setup, write_suite):  # noqa: F811
     assert _rows(fixed)["toy-mean"]["MAPE"].mark == ""  # the reference itself
     assert any("significantly better / worse than `toy-mean`" in n for n in fixed.notes)
     md = render([fixed], "md", ci=True)
-    lo, hi = stats.t_interval([0.30, 0.33, 0.34])
-    assert f"0.3233 ± 0.0208 [{lo:.4f}, {hi:.4f}] {WORSE}" in md
+    # mean 0.3233, sd 0.0208; half width t(0.975, 2) * 0.0208 / sqrt 3 = 0.0517
+    assert f"0.3233 ± 0.0208 [0.2716, 0.3750] {WORSE}" in md
     assert r"$\downarrow$" in render([fixed], "latex")
     assert not any(c.mark for c in _rows(build(suite, reg, store, compare_to="")[0])["toy-mean-shifted"].values())
 

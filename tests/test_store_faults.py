@@ -266,6 +266,7 @@ def _full_disk(monkeypatch, runs: Path, after: int, where: str) -> list[int]:
     return calls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where, executor", [("replace", "inline"), ("fsync", "inline"), ("replace", "local")])
 def test_full_disk_mid_suite_stops_cleanly_and_keeps_earlier_records(cli, monkeypatch, where, executor):
     if where == "fsync" and not Path("/proc/self/fd").is_dir():

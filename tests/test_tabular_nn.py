@@ -25,13 +25,7 @@ VARIANTS = [(cls, v, p) for cls in (MLP, EE) for v, p in cls.variants.items()]
 FAST = {"epochs": 30, "batch_size": 32}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared CPU: one thread avoids OpenMP waits that make steps 50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _parts(kind="regression", seed=0):

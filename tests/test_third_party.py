@@ -134,6 +134,7 @@ for argv in (["list", "methods"], ["check", "tiny-centroid"], ["run", "--suite",
 """
 
 
+@pytest.mark.slow
 def test_pip_installed_entry_point_plugin_is_listed_checked_run_and_tabled(tmp_path):
     pytest.importorskip("hatchling")
     pkg = tmp_path / "pkg"

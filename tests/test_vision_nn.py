@@ -113,6 +113,7 @@ def test_every_cnn_variant_runs_forward_and_backward(cls, variant):
         assert (NETS.ShortcutA in has) == variant.startswith("resnet-")
 
 
+@pytest.mark.slow
 def test_cnn_learns_digits_and_records_errors_per_epoch():
     D = load_file(ROOT / "datasets" / "digits.py")
     task = D.Digits().load(None)
