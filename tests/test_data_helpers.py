@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import tarfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+import os
+
 import pandas as pd
 import pytest
 
@@ -21,43 +20,10 @@ from bench.data.download import ChecksumMismatch, download, download_root, file_
 from bench.data.extract import UnsafeArchive, extract_tar, extract_zip
 
 
-class Server:
-    """Serves the files a test put in ``files`` ({url path: bytes}); 404 for anything else."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                server.requests.append(self.path)
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server():
-    s = Server()
-    yield s
-    s.close()
+def server(file_server):
+    """The shared local HTTP server (tests/conftest.py)."""
+    return file_server
 
 
 BODY = os.urandom(3 << 20)  # several read blocks
