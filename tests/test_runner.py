@@ -1,5 +1,6 @@
 """End to end through the CLI on the toy plugins: records, resume, failures, skips, filters."""
 import json
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -278,3 +279,35 @@ def test_editing_one_plugin_file_reruns_only_its_runs(cli, plugin_dir, write_sui
     assert "ok toy-median on toy-reg/fixed seed 0" in res.output and "ok toy-mean on" not in res.output
     recs = read_records(results)
     assert len(recs) == 6  # the old toy-median records stay, under their old keys
+
+
+def test_a_plugins_lazy_imports_are_not_timed_as_its_fit(tmp_path, monkeypatch, cli, plugin_dir):
+    """Plugin cards import light and import their libraries in fit; the run imports those first
+    (bench.run.execute.preimport), so fit seconds are the fit's, not a slow import's."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "slowlib_for_bench_test.py").write_text("import time\ntime.sleep(1.5)\nVALUE = 1\n")
+    monkeypatch.syspath_prepend(str(lib))
+    (plugin_dir / "lazy_method.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from bench import Method
+
+        class Lazy(Method):
+            name = "lazy-import"
+            kinds = ("regression",)
+
+            def fit(self, train, valid, ctx):
+                import slowlib_for_bench_test
+                self.mean_ = float(np.mean(train.y)) + slowlib_for_bench_test.VALUE - 1
+                return self
+
+            def predict(self, data):
+                return np.full(len(data), self.mean_)
+    '''))
+    (plugin_dir / "lazy.toml").write_text('seeds = [0]\n[[datasets]]\nname = "toy-reg"\nsplit = "fixed"\n'
+                                          '[[methods]]\nvariant = "lazy-import"\n')
+    invoke, results = cli
+    res = invoke("run", "--suite", "lazy", "--executor", "inline")
+    assert res.exit_code == 0, res.output
+    (rec,) = [r for r in run_records(results).values()]
+    assert rec["status"] == "ok" and rec["fit_seconds"] < 1.0  # the 1.5 s import came before the clock

@@ -159,6 +159,26 @@ def _closure(start: Iterable[Path], roots: dict[str, Path]) -> list[Path]:
     return sorted(seen)
 
 
+def third_party_modules(files: Iterable[Path], roots: dict[str, Path] | None = None) -> list[tuple[str, bool]]:
+    """The modules outside the project that ``files`` import anywhere (inside functions too), in
+    order of appearance: what a plugin will import when it fits. A run imports them before it is
+    timed and seeded, so its fit seconds and peak memory are the fit's, not the imports' (plugin
+    cards import light; their heavy libraries come with the first fit of a worker). Each comes as
+    (module, maybe): ``maybe`` for ``from a import b``'s ``a.b``, which may be an attribute."""
+    roots = roots or {"bench": BENCH_DIR.parent}
+    out: dict[str, bool] = {}
+    for f in files:
+        local = _package_dir(Path(f))
+        for level, module, names in _imports(str(f), Path(f).stat().st_mtime_ns):
+            top = module.split(".")[0]
+            if level or not module or top in roots or top == "__future__" or (local and top == local.name):
+                continue
+            out[module] = False
+            for name in names:  # `from scipy import sparse`: maybe a submodule (tried, not required)
+                out.setdefault(f"{module}.{name}", True)
+    return list(out.items())
+
+
 # Machinery that a plugin's code reaches but that cannot change a number: locks and signing of
 # shared artifacts, folder helpers, and the package's re-exports and version string. Their
 # imports are followed, their text is not hashed, so a locking fix does not re-run every suite.

@@ -200,6 +200,28 @@ def known_metrics(registry: Registry, names) -> None:
         get_metric(n)
 
 
+def preimport(origin: Origin) -> None:
+    """Import the third-party modules a plugin's code imports (torch, sklearn.neighbors, ...), so
+    a run's fit time and memory exclude them and torch exists when the seeds are set; a module
+    that does not import (an optional dependency) is left to the plugin to report."""
+    import importlib
+    import warnings
+
+    for module, maybe in identity.third_party_modules(identity.plugin_files(origin)):
+        if module in sys.modules:
+            continue
+        if maybe:  # `from a import b`: a.b only when a imported and b is not an attribute of it
+            parent, _, name = module.rpartition(".")
+            if parent not in sys.modules or hasattr(sys.modules[parent], name):
+                continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - e.g. an optional import the plugin guards itself
+            pass
+
+
 def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> RunRecord:
     """Fit and evaluate one spec in this process; every exception becomes a failed (or oom) record."""
     entry = registry.method(spec.method)
@@ -217,6 +239,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
         known_metrics(registry, task.metrics)  # before the fit, not after it
         method = entry.cls(**dict(spec.params))
         train, valid, test = task.part("train"), task.part("valid"), task.part("test")
+        preimport(entry.origin)  # the plugin's libraries, before the clock and the seeds
         seed_everything(spec.seed)
         with env.apply_threads(opts.threads), env.PeakMemory() as mem:
             t0 = time.perf_counter()
