@@ -287,7 +287,7 @@ def embeddings_from(ctx: Any, train: Part, valid: Part | None = None,
     emb = getattr(ctx, "embeddings", None)
     if not emb:
         if getattr(ctx, "resolve_method", None) is None:
-            raise ValueError("encoding 'ee' needs embeddings from the ee network (issue 3): this fit "
+            raise ValueError("encoding 'ee' needs embeddings from the ee network: this fit "
                              "context has no registry attached to fit it (ctx.resolve_method) and no "
                              "ctx.embeddings; run it through the runner (bench run) or set ctx.embeddings")
         network = ctx.fitted(variant, train, valid)
