@@ -3,6 +3,7 @@ toy datasets, and a suite file using them. Nothing here needs downloaded data.""
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
 from pathlib import Path
 
@@ -425,3 +426,13 @@ def pytest_collection_modifyitems(config, items):
         network = "epochs" in cls.defaults or "max_epochs" in cls.defaults
         if kind == "image-classification" or (network and variant != cls.name):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _plugin_modules_restored():
+    """A test that re-imports a plugin file (an edited copy, another built-in root) must not leave
+    its new module in sys.modules: classes captured at collection (the contract cases) would no
+    longer pickle ("not the same object"), depending on which tests shared the worker before."""
+    before = {k: v for k, v in sys.modules.items() if k.startswith("_bench_plugin_")}
+    yield
+    sys.modules.update(before)
