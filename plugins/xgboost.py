@@ -1,8 +1,6 @@
 """Gradient-boosted trees (XGBoost): the entity-embedding paper's boosting baseline."""
 from __future__ import annotations
 
-import numpy as np
-
 from bench.methods import TabularBaseline
 
 
@@ -29,35 +27,21 @@ class XGBoost(TabularBaseline):
                              f"not {self.params['tree_method']!r}")
 
     def fit_model(self, M, y, train, valid, ctx):
-        p, k = self.params, 0 if self.classes_ is None else len(self.classes_)
-        cards = train.schema.categorical.values() if p["encoding"] == "ordinal" else ()
-        self.max_bin_ = max([256] + [c + 1 for c in cards]) if p["max_bin"] == "auto" else int(p["max_bin"])
-        import xgboost as xgb  # here, so listing plugins never imports xgboost
+        from xgboost import XGBClassifier, XGBRegressor  # here, so listing plugins never imports xgboost
 
-        on_gpu = ctx.device.startswith("cuda") and p["tree_method"] != "exact"  # exact: CPU only
-        device = ctx.device if on_gpu else "cpu"
-        objective = ({"objective": "reg:squarederror"} if k == 0 else {"objective": "binary:logistic"}
-                     if k <= 2 else {"objective": "multi:softprob", "num_class": k})
-        params = {"max_depth": p["max_depth"], "eta": p["learning_rate"], "subsample": p["subsample"],
-                  "colsample_bytree": p["colsample_bytree"], "tree_method": p["tree_method"],
-                  "max_bin": self.max_bin_, "seed": ctx.seed, "device": device, "verbosity": 0, **objective}
+        p = self.params
+        cards = train.schema.categorical.values() if p["encoding"] == "ordinal" else ()
+        self.max_bin_ = max([256, *(c + 1 for c in cards)]) if p["max_bin"] == "auto" else int(p["max_bin"])
+        device = ctx.device if ctx.device.startswith("cuda") and p["tree_method"] != "exact" else "cpu"
         stop = p["early_stopping_rounds"] if valid is not None else None
-        evals = [] if stop is None else [
-            (xgb.DMatrix(self.transform(valid.X), label=self.encode_target(valid.y)), "valid")]
-        booster = xgb.train(params, xgb.DMatrix(M, label=y), num_boost_round=p["n_rounds"], evals=evals,
-                            early_stopping_rounds=stop, verbose_eval=False)
-        self.n_rounds_ = booster.best_iteration + 1 if evals else p["n_rounds"]
-        # Predict on the CPU: a pickled model then works anywhere, with no device-mismatch warning.
-        booster.set_param({"device": "cpu"})
+        model = (XGBRegressor if self.classes_ is None else XGBClassifier)(
+            n_estimators=p["n_rounds"], max_depth=p["max_depth"], learning_rate=p["learning_rate"],
+            subsample=p["subsample"], colsample_bytree=p["colsample_bytree"], tree_method=p["tree_method"],
+            max_bin=self.max_bin_, random_state=ctx.seed, device=device, early_stopping_rounds=stop)
+        evals = None if stop is None else [(self.transform(valid.X), self.encode_target(valid.y))]
+        model.fit(M, y, eval_set=evals, verbose=False)
+        self.n_rounds_ = model.best_iteration + 1 if evals else p["n_rounds"]
+        model.set_params(device="cpu")  # predict on the CPU: a pickled model then works anywhere
         ctx.info.update({"device": device, "tree_method": p["tree_method"], "n_rounds": self.n_rounds_,
                          **({"max_bin": self.max_bin_} if p["tree_method"] != "exact" else {})})
-        return booster
-
-    def predict_model(self, M):
-        import xgboost as xgb
-
-        out = self.model_.predict(xgb.DMatrix(M), iteration_range=(0, self.n_rounds_))
-        if self.classes_ is None:
-            return out
-        # classes: per-class probabilities, or for one or two classes the probability of the second
-        return np.argmax(out, axis=1) if out.ndim == 2 else np.minimum(out > 0.5, len(self.classes_) - 1)
+        return model

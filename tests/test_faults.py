@@ -164,7 +164,7 @@ def test_every_fault_is_recorded_and_the_suite_goes_on(cli, plugin_dir, tmp_path
     # the worker's own words come back with the crash
     segv = recs["fault-segfault/toy-reg"]["info"]["stderr_tail"]
     assert "about to read address 0" in segv and "Segmentation fault" in segv
-    assert recs["fault-hog/toy-reg"]["info"]["peak_worker_rss_mb"] > 400
+    assert recs["fault-hog/toy-reg"]["info"]["peak_worker_rss_mb"] >= 400  # killed over 400 MB; recorded to 0.1 MB
     assert "22 runs: 4 ok, 3 failed, 1 timeout, 1 oom, 2 crashed, 11 n/a" in res.output
     assert "TIMEOUT fault-sleep on toy-reg/fixed seed 0" in res.output
     assert "[11/11 done, 7 failed, 0 left]" in res.output
