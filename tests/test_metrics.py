@@ -228,3 +228,22 @@ def test_a_metric_registered_by_plugin_files_reaches_records_and_table(cli, plug
         f.write("# edited\n")
     assert invoke("run", "--suite", "scored").exit_code == 0
     assert len(list((results / "runs").glob("*.json"))) == 4
+
+
+def test_a_plugin_metric_renders_from_its_records_without_the_plugin_folder(cli, plugin_dir, restore_metrics):
+    (plugin_dir / "extra_metrics.py").write_text(METRICS_FILE)
+    (plugin_dir / "scored_dataset.py").write_text(DATASET_FILE)
+    (plugin_dir / "scored.toml").write_text(SUITE)
+    invoke, results = cli
+    assert invoke("run", "--suite", "scored").exit_code == 0
+    rec = run_records(results)["toy-mean/toy-scored"]
+    assert rec["dataset"]["metric_info"]["within_25"] == {
+        "label": "share within 25", "lower_is_better": False, "check_rtol": 1e-6}
+    for name in ("max_abs_error", "within_25"):  # as in a process that never loaded the plugin files
+        METRICS.pop(name)
+    table = invoke("table", "--suite", str(plugin_dir / "scored.toml"), plugins=False)
+    assert table.exit_code == 0, table.output
+    header = next(line for line in table.output.splitlines() if "max |error|" in line)
+    assert "share within 25" in header and "MAE" in header
+    shifted = next(line for line in table.output.splitlines() if line.startswith("| toy-mean-shifted"))
+    assert "**17.5" in shifted and "**1.0" in shifted  # each metric's direction, from the records

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench.report import stats
-from bench.core.metrics import get_metric
+from bench.core.metric_info import describe
 from bench.plugins.registry import Registry
 from bench.core.spec import RunRecord, RunSpec
 from bench.results.store import Store, non_finite
@@ -151,6 +151,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
         the section pools draws; paired tests pair runs with the same one."""
         return (s.split, s.split_seed, s.seed) if pooled else s.seed
     metrics = suite.table.metrics or (recs[0].dataset.get("metrics") if recs else list(card["metrics"]))
+    metric_of = {m: describe(m, recs) for m in metrics}  # a plugin's metric: as its records describe it
     colkeys = suite.table.columns
     combos: list[tuple] = []
     def combo_of(s: RunSpec) -> tuple:
@@ -172,7 +173,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
                  if v is not None]  # a method without that parameter: no suffix
         return " (" + ", ".join(parts) + ")" if any(parts) else ""
 
-    headers = [f"{get_metric(m).label}{combo_label(c)}" for m in metrics for c in combos]
+    headers = [f"{metric_of[m].label}{combo_label(c)}" for m in metrics for c in combos]
     headers += [f"fit s{combo_label(c)}" for c in combos]
     ref = suite.table.reference
     ref_cols = sorted({col for vals in ref.values() for col in vals}, key=lambda h: headers.index(h) if h in headers else 99)
@@ -184,10 +185,10 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
         row = rows.setdefault(s.label, {})
         combo = combo_of(s)
         supported = kind in kinds(registry, s.method, kind)
-        cols = [(f"{get_metric(m).label}{combo_label(combo)}", m) for m in metrics] + [(f"fit s{combo_label(combo)}", None)]
+        cols = [(f"{metric_of[m].label}{combo_label(combo)}", m) for m in metrics] + [(f"fit s{combo_label(combo)}", None)]
         for h, m in cols:
             cell = row.setdefault(h, Cell(expected=len({rep_of(x) for x, _, _ in chosen}),
-                                          lower_is_better=get_metric(m).lower_is_better if m else True,
+                                          lower_is_better=metric_of[m].lower_is_better if m else True,
                                           kind="metric" if m else "seconds"))
             if not supported:
                 cell.status = "n/a"
@@ -225,11 +226,11 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
                      for s, r, _ in chosen if r is not None and r.status != "ok"})
     if failed:
         notes.append("Runs that did not finish (shown by status, never dropped): " + "; ".join(failed))
-    headline = [(f"{get_metric(metrics[0]).label}{combo_label(c)}", combo_label(c)) for c in combos] if metrics else []
+    headline = [(f"{metric_of[metrics[0]].label}{combo_label(c)}", combo_label(c)) for c in combos] if metrics else []
     title = footnotes.title(dataset, dparams, split, recs, card["synthetic"], len({s.split_seed for s in specs}))
     return Section(title=title, headers=headers, rows=table_rows,
                    notes=notes, headline=headline,
-                   lower_is_better=get_metric(metrics[0]).lower_is_better if metrics else True)
+                   lower_is_better=metric_of[metrics[0]].lower_is_better if metrics else True)
 
 
 def _add_value(cell: Cell, value: float | None, rep: Any, stale: bool) -> None:

@@ -20,6 +20,7 @@ from bench.core import environment as env
 from bench.core import identity
 from bench.core.dataset import LoadContext
 from bench.core.method import FitContext
+from bench.core.metric_info import recorded
 from bench.core.metrics import METRICS, get_metric, score
 from bench.data.artifacts import ArtifactCache
 from bench.core.spec import RunRecord, RunSpec
@@ -176,7 +177,8 @@ def base_record(registry: Registry, spec: RunSpec, meta: TaskMeta, opts: RunOpti
         split={"name": spec.split, "fingerprint": meta.fingerprint, "sizes": meta.sizes,
                **({"split_seed": spec.split_seed} if spec.split_seed else {})},
         dataset={"name": meta.dataset, "synthetic": meta.synthetic, "params": dict(spec.dataset_params),
-                 "kind": meta.kind, "metrics": list(meta.metrics), "source_hash": ds_entry.origin.source_hash,
+                 "kind": meta.kind, "metrics": list(meta.metrics),
+                 "metric_info": {m: recorded(m) for m in meta.metrics if m in METRICS}, "source_hash": ds_entry.origin.source_hash,
                  "identity": ids["dataset"]},
         method={"family": entry.family, "variant": spec.method, "origin": entry.origin.as_dict(),
                 "identity": ids["method"]},
