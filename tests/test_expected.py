@@ -106,3 +106,43 @@ def test_committed_smoke_expectations_match_the_committed_smoke_records(tmp_path
     copy.write_text(json.dumps(data))
     res = CliRunner().invoke(main, args + ["--against", str(copy)])
     assert res.exit_code == 1 and "CHANGED" in res.output and f"{metric}: committed" in res.output
+
+
+def _seeded(values, column=""):
+    from bench.core.spec import RunRecord, RunSpec
+
+    out = []
+    for seed, v in enumerate(values):
+        spec = RunSpec(suite="s", dataset="d", dataset_params=(), split="p", method="net", params=(),
+                       seed=seed, label="net", column=column)
+        out.append((spec, RunRecord(key=str(seed), spec_id="x", spec={}, status="ok", metrics={"mape": v})))
+    return out
+
+
+def test_seed_tolerance_is_the_spread_of_the_rows_seeds_and_one_seed_justifies_none():
+    from bench.report import tolerances
+
+    spread = tolerances.from_seeds(_seeded([0.10, 0.11, 0.12]) + _seeded([0.2], column="with EE"))
+    (row,) = spread  # the one-seed row has no spread to justify a tolerance
+    # std of 0.10, 0.11, 0.12 (ddof 1) = 0.01; 3 std / mean = 0.03 / 0.11
+    assert spread[row]["mape"] == pytest.approx(0.03 / 0.11, abs=1e-6)
+
+
+def test_check_uses_the_committed_seed_spread_then_the_suites_own_setting():
+    from bench.report import expected
+    from bench.run.suite import Suite
+
+    entry = {"label": "net", "variant": "net", "status": "ok", "metrics": {"mape": 0.1}}
+    committed = {"runs": {"r": {**entry, "seed_rtol": {"mape": 0.05}}}}
+    from bench.run.suite import TableLayout
+
+    suite = Suite("s", Path("s.toml"), "", [0, 1, 2], [{"name": "d"}], [{"variant": "net"}], TableLayout())
+    near = {"runs": {"r": {**entry, "metrics": {"mape": 0.104}}}}  # 4 % off: inside 5 %
+    far = {"runs": {"r": {**entry, "metrics": {"mape": 0.107}}}}   # 7 % off: outside
+    assert expected.compare(committed, near, suite) == []
+    assert [d.kind for d in expected.compare(committed, far, suite)] == ["changed"]
+    # without a seed spread the metric's own tolerance (1e-6) holds
+    bare = {"runs": {"r": entry}}
+    assert [d.kind for d in expected.compare(bare, near, suite)] == ["changed"]
+    suite.table.tolerance = {"net": {"mape": 0.1}}  # the suite's own word wins
+    assert expected.compare(committed, far, suite) == []

@@ -20,6 +20,7 @@ from bench.plugins.registry import Registry
 from bench.core.spec import RunSpec
 from bench.results.store import Store
 from bench.run.suite import Suite
+from bench.report import tolerances
 from bench.report.selection import supported
 from bench.report.table import chosen_records
 
@@ -47,7 +48,9 @@ def run_key(spec: RunSpec) -> str:
 def snapshot(suite: Suite, registry: Registry, store: Store) -> dict[str, Any]:
     """What the suite's table shows now, run by run: status and metrics (no times)."""
     runs: dict[str, Any] = {}
-    for spec, rec in chosen_records(suite, registry, store):
+    chosen = chosen_records(suite, registry, store)
+    spread = tolerances.from_seeds(chosen)
+    for spec, rec in chosen:
         entry: dict[str, Any] = {"label": spec.label, "variant": spec.method}
         if not supported(registry, spec):
             entry["status"] = "n/a"  # the method does not support this task kind; never run
@@ -56,6 +59,8 @@ def snapshot(suite: Suite, registry: Registry, store: Store) -> dict[str, Any]:
         else:
             entry["status"] = rec.status
             entry["metrics"] = dict(sorted(rec.metrics.items())) if rec.status == "ok" else {}
+            if rec.status == "ok" and tolerances.row_of(spec) in spread:
+                entry["seed_rtol"] = dict(sorted(spread[tolerances.row_of(spec)].items()))
         runs[run_key(spec)] = entry
     return {"format": FORMAT, "suite": suite.name,
             "regenerate": regenerate_command(suite.name), "runs": dict(sorted(runs.items()))}
@@ -83,7 +88,8 @@ def read(path: Path) -> dict[str, Any]:
 
 
 def tolerance(suite: Suite, entry: dict[str, Any], metric: str) -> float:
-    """Relative tolerance: the suite's per-row setting, else its per-metric one, else the metric's."""
+    """Relative tolerance: the suite's per-row setting, else its per-metric one, else what the
+    committed entry's seeds justify (bench.report.tolerances), else the metric's own."""
     table = suite.table.tolerance
     for who in (entry.get("label"), entry.get("variant")):
         per = table.get(who) if who else None
@@ -91,6 +97,9 @@ def tolerance(suite: Suite, entry: dict[str, Any], metric: str) -> float:
             return float(per[metric])
     if isinstance(table.get(metric), (int, float)):
         return float(table[metric])
+    from_seeds = tolerances.seed_tolerance(entry, metric)
+    if from_seeds is not None:
+        return max(from_seeds, METRICS[metric].check_rtol if metric in METRICS else 1e-6)
     return METRICS[metric].check_rtol if metric in METRICS else 1e-6
 
 
@@ -131,7 +140,7 @@ def compare(committed: dict[str, Any], now: dict[str, Any], suite: Suite) -> lis
                 diffs.append(Difference("changed", run, f"{m}: committed {ma.get(m, 'absent')}, "
                                                          f"now {mb.get(m, 'absent')}"))
                 continue
-            tol = tolerance(suite, b, m)
+            tol = tolerance(suite, a, m)  # the committed entry: its seeds' spread
             if not _close(float(ma[m]), float(mb[m]), tol):
                 rel = abs(ma[m] - mb[m]) / max(abs(ma[m]), 1e-12)
                 diffs.append(Difference("changed", run, f"{m}: committed {ma[m]!r}, now {mb[m]!r} "
