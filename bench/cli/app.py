@@ -20,6 +20,7 @@ COMMANDS = {
     "new": "bench.cli.authoring:new_cmd",
     "plot": "bench.cli.plot:plot",
     "perf": "bench.cli.perf:perf",
+    "reference": "bench.cli.reference:reference_cmd",
 }
 
 
