@@ -25,6 +25,7 @@ from bench.core.metrics import METRICS, get_metric, score
 from bench.data.artifacts import ArtifactCache
 from bench.core.spec import RunRecord, RunSpec
 from bench.core.task import Task
+from bench.results.history import training_info
 from bench.plugins.registry import Origin, Registry
 from bench.run import limits
 
@@ -261,6 +262,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
         rec.info["traceback"] = traceback.format_exc()[-4000:]
     rec.history = ctx.history
     rec.info.update(ctx.info)
+    rec.info.update(training_info(rec.history, [rec]))  # best epoch; "still improving" when it is the last
     rec.finished_at = now()
     return rec
 
