@@ -64,7 +64,7 @@ def _column_problem(values: pd.Series, cardinality: int) -> str:
             return f"has {nan} missing value(s) (NaN; dtype {values.dtype}): give them a code of their own"
         frac = arr[arr != np.round(arr)]
         if len(frac):
-            return f"holds non-integer numbers (dtype {values.dtype}, e.g. {frac[0]!r})"
+            return f"holds non-integer numbers (dtype {values.dtype}, e.g. {frac[0].item()!r})"
     low, high = arr.min(), arr.max()
     if low < 0 or high >= cardinality:
         bad = arr[(arr < 0) | (arr >= cardinality)]
