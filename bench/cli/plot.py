@@ -115,6 +115,7 @@ def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, ca
     from bench.report import plots
     from bench.run.inspect import fitted_helper
     from bench.run.suite import parse_dataset_ref
+    from bench.core.dataset import FilesMissing
 
     reg = registry_for(plugins)
     try:
@@ -123,6 +124,8 @@ def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, ca
                                paths.data_dir(data_dir), paths.cache_dir(cache_dir), dataset_params=dataset_params)
     except (KeyError, TypeError, ValueError) as exc:
         raise click.UsageError(exc.args[0] + plugins_hint(reg, "results", [dataset], [variant]))
+    except FilesMissing as exc:  # what to download and where: the message says it, no traceback
+        raise click.ClickException(str(exc))
     model, task, ds, split, ddir = fitted.model, fitted.task, fitted.dataset, fitted.split, fitted.data_dir
     cols = [c for c in columns.split(",") if c]
     names = dict(task.categories or {})
