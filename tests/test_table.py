@@ -22,7 +22,8 @@ def setup(plugin_dir, toy_registry, tmp_path):
     store = Store(tmp_path / "results")  # where the `cli` fixture's results go, too
 
     def put(method, metrics=None, *, dataset="toy-reg", seed=0, status="ok", fp=FP,
-            finished="2024-05-01T10:00:00+00:00", method_hash=None, fit=1.0, spec=None):
+            finished="2024-05-01T10:00:00+00:00", method_hash=None, fit=1.0, spec=None, history=None,
+            info=None):
         """Store a hand-made record for a run of the toy suite (or for `spec`, when given)."""
         s = spec or next(x for x in specs if x.method == method and x.dataset == dataset and x.seed == seed)
         m = toy_registry.method(s.method)
@@ -38,7 +39,8 @@ def setup(plugin_dir, toy_registry, tmp_path):
             dataset={"name": s.dataset, "metrics": list(d.cls.metrics), "source_hash": d.origin.source_hash,
                      "identity": did},
             method={"family": m.family, "variant": s.method, "origin": m.origin.as_dict(), "identity": mh},
-            suite="toy", label=s.label, command="bench run --suite toy", finished_at=finished)
+            suite="toy", label=s.label, command="bench run --suite toy", finished_at=finished,
+            history=list(history or []), info=dict(info or {}))
         store.put(rec)
         return rec
 
@@ -353,3 +355,55 @@ def test_records_of_a_plugin_folder_render_without_it(cli, plugin_dir):
     assert "majority vote" in without.output and "toy-mean" in without.output
     assert "not checked against the current code" in without.output
     assert "not checked" not in with_plugins.output
+
+
+def _epochs(*scores, column="valid_mape", **extra):
+    return [{"epoch": i + 1, "train_loss": 1.0, column: v, **extra} for i, v in enumerate(scores)]
+
+
+def test_still_improving_runs_are_marked_and_named_in_a_footnote(setup):
+    """A run whose best validation epoch is its last (derived from the history of a record that
+    does not say so itself) marks its metric cells and is named, with how to train longer."""
+    suite, reg, store, put = setup
+    put("toy-mean", {"mape": 0.10, "rmse": 30.0}, seed=0, history=_epochs(0.5, 0.4, 0.3))
+    put("toy-mean", {"mape": 0.30, "rmse": 10.0}, seed=1, history=_epochs(0.5, 0.3, 0.4))
+    put("toy-mean-shifted", {"mape": 0.50, "rmse": 40.0}, seed=0, history=_epochs(0.5, 0.3, 0.4))
+    put("toy-mean-shifted", {"mape": 0.70, "rmse": 60.0}, seed=1)
+    section = build(suite, reg, store)[0]
+    rows = _rows(section)
+    assert rows["toy-mean"]["MAPE"].text() == "0.2000 ± 0.1414 ↗"
+    assert rows["toy-mean"]["RMSE"].text().endswith("↗")
+    assert not rows["toy-mean"]["fit s"].text().endswith("↗")
+    assert not rows["toy-mean-shifted"]["MAPE"].text().endswith("↗")  # best epoch 2 of 3
+    [note] = [n for n in section.notes if n.startswith("↗")]
+    assert "toy-mean (seed 0; 3 epochs)" in note and "toy-mean-shifted" not in note
+    assert "`epochs = 6`" in note
+    assert "$\\nearrow$" in render([section], "latex")
+
+
+def test_a_records_own_verdict_beats_its_history(setup):
+    suite, reg, store, put = setup
+    put("toy-mean", {"mape": 0.10, "rmse": 30.0}, seed=0, history=_epochs(0.5, 0.4, 0.3),
+        info={"still_improving": False})
+    rows = _rows(build(suite, reg, store)[0])
+    assert not rows["toy-mean"]["MAPE"].text().endswith("↗")
+
+
+def test_training_info_per_fit_and_direction():
+    from bench.results.history import training_info
+
+    # one fit, lower is better, a note row after it (restored weights) ignored
+    assert training_info(_epochs(0.5, 0.3, 0.4) + [{"epoch": 3, "note": "restored"}]) == {
+        "best_epoch": 2, "epochs": 3, "still_improving": False}
+    # accuracy: higher is better
+    assert training_info(_epochs(0.5, 0.6, 0.7, column="valid_accuracy"))["still_improving"] is True
+    assert training_info(_epochs(0.5, 0.7, 0.6, column="valid_accuracy"))["best_epoch"] == 2
+    # an ensemble's members, and a blend's fits one after another (epochs restart at 1)
+    members = _epochs(0.5, 0.4, member=0) + _epochs(0.5, 0.6, member=1)
+    assert training_info(members) == {"best_epoch": [2, 1], "epochs": [2, 2], "still_improving": True}
+    assert training_info(_epochs(0.5, 0.6) + _epochs(0.9, 0.8, 0.85)) == {
+        "best_epoch": [1, 2], "epochs": [2, 3], "still_improving": False}
+    # no per-epoch validation score, a single epoch, an unknown metric: nothing to say
+    assert training_info([{"epoch": 1, "train_loss": 1.0}, {"epoch": 2, "train_loss": 0.5}]) == {}
+    assert training_info(_epochs(0.5)) == {}
+    assert training_info(_epochs(0.5, 0.4, column="valid_nosuchmetric")) == {}

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bench.data import paths
-from bench.cli.options import (plugins_option,
+from bench.cli.options import (plugins_hint, plugins_option,
                                registry_for)
 
 
@@ -34,7 +34,7 @@ def check(variant, kind, budget, data_dir, cache_dir, full, plugins) -> None:
     try:
         entry = reg.method(variant)
     except KeyError as exc:
-        raise click.UsageError(exc.args[0])
+        raise click.UsageError(exc.args[0] + plugins_hint(reg, "results", [variant], [variant]))
     kinds = [kind] if kind else list(entry.cls.kinds)
     failed = 0
     if entry.cls.test_params and not full:

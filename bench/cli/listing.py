@@ -24,6 +24,8 @@ def list_cmd(what: str, data_dir: str | None, plugins: tuple[str, ...]) -> None:
         rows = [(v, e.family, ", ".join(e.cls.kinds), ", ".join(f"{k}={p}" for k, p in e.params.items()),
                  origin_short(e.origin)) for v, e in sorted(reg.methods.items())]
         click.echo("Methods\n" + tabulate(rows, headers=["variant", "family", "kinds", "variant params", "from"]))
+        if what == "methods":  # `all` lists every broken plugin at its end
+            _echo_broken(reg, "methods")
     if what in ("all", "datasets"):
         rows, how = [], []
         for n, e in sorted(reg.datasets.items()):
@@ -39,6 +41,8 @@ def list_cmd(what: str, data_dir: str | None, plugins: tuple[str, ...]) -> None:
         click.echo("\nDatasets\n" + tabulate(rows, headers=["dataset", "kind", "splits (first = default)", "files", "from"]))
         if how:
             click.echo("\nHow to get the missing files (data folder: --data-dir or $BENCH_DATA):\n" + "\n".join(how))
+        if what == "datasets":
+            _echo_broken(reg, "datasets")
     if what in ("all", "suites"):
         rows = []
         for n, p in sorted(reg.suites.items()):
@@ -50,4 +54,33 @@ def list_cmd(what: str, data_dir: str | None, plugins: tuple[str, ...]) -> None:
     if what in ("all", "broken") and reg.broken:
         click.echo("\nBroken plugins (everything else works)")
         for b in reg.broken:
+            click.echo(f"- {b.origin}\n    " + b.error.replace("\n", "\n    "))
+
+
+def broken_of(reg, kind: str) -> list:
+    """The broken plugins that may have held ``kind`` ("methods" or "datasets"): entry points of
+    its group, and plugin files unless they sit in the other kind's folder (a file that does not
+    import cannot say what it holds)."""
+    from pathlib import Path
+
+    from bench.plugins.registry import ENTRY_POINT_GROUPS
+
+    other = "datasets" if kind == "methods" else "plugins"
+    out = []
+    for b in reg.broken:
+        if "(entry point " in b.origin:
+            if f"(entry point {ENTRY_POINT_GROUPS[kind]}:" in b.origin:
+                out.append(b)
+        elif other not in Path(b.origin).parts:
+            out.append(b)
+    return out
+
+
+def _echo_broken(reg, kind: str) -> None:
+    """Under `bench list methods` / `datasets`: the broken plugins that may have held one, with
+    their errors, so a plugin that failed to load is never just missing from the list."""
+    broken = broken_of(reg, kind)
+    if broken:
+        click.echo(f"\nBroken plugins that may hold {kind} (not listed above; `bench list broken` shows all)")
+        for b in broken:
             click.echo(f"- {b.origin}\n    " + b.error.replace("\n", "\n    "))

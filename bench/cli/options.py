@@ -104,3 +104,53 @@ def origin_short(origin) -> str:
         p = Path(origin.path)
         return f"{p.parent.name}/{p.name}"
     return f"{origin.distribution} {origin.version}"
+
+
+def _plugin_folder(path: str) -> Path:
+    """The folder to give --plugins for a plugin file (a package plugin: the folder above it)."""
+    p = Path(path)
+    return p.parent.parent if p.name == "__init__.py" else p.parent
+
+
+def recorded_folders(results_dir: str | Path, datasets=(), methods=()) -> dict[str, list[Path]]:
+    """For each dataset / method variant named, the plugin folders (outside the built-in ones) its
+    records in ``results_dir`` were made from: a dataset's recorded origin, else (records older
+    than that field) the folder of the method run on it, when that was a plugin folder too."""
+    from bench.plugins.registry import builtin_root
+    from bench.results.store import Store
+
+    builtin = builtin_root().resolve()
+    datasets, methods = set(datasets), set(methods)
+    found: dict[str, set[Path]] = {}
+    if not (datasets or methods):
+        return {}
+    for rec in Store(Path(results_dir)).records():
+        dname, variant = rec.dataset.get("name"), rec.method.get("variant")
+        paths_by_name = []
+        if dname in datasets:
+            paths_by_name.append((dname, (rec.dataset.get("origin") or rec.method.get("origin") or {}).get("path")))
+        if variant in methods:
+            paths_by_name.append((variant, (rec.method.get("origin") or {}).get("path")))
+        for name, path in paths_by_name:
+            if isinstance(path, str) and path:
+                folder = _plugin_folder(path)
+                if builtin not in (folder.resolve(), *folder.resolve().parents):
+                    found.setdefault(name, set()).add(folder)
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def plugins_hint(reg: Registry, results_dir: str | Path = "results", datasets=(), methods=()) -> str:
+    """A sentence for an error naming datasets / methods the scan does not know while records in
+    the results folder were made from a plugin folder: pass that folder with --plugins. "" if none."""
+    datasets = [d for d in datasets if d not in reg.datasets]
+    methods = [m for m in methods if m not in reg.methods]
+    try:
+        found = recorded_folders(results_dir, datasets, methods)
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    parts = [f"{name!r} from {', '.join(str(f) for f in folders)}" for name, folders in sorted(found.items())]
+    folders = sorted({f for fs in found.values() for f in fs})
+    return (f" Records in {results_dir} were made with plugins from a folder this scan does not include "
+            f"({'; '.join(parts)}): pass " + " ".join(f"--plugins {f}" for f in folders) + ".")

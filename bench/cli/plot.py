@@ -7,7 +7,7 @@ import click
 
 from bench.data import paths
 from bench.results.store import Store
-from bench.cli.options import (plugins_option,
+from bench.cli.options import (plugins_hint, plugins_option,
                                registry_for, results_option, suite_for)
 
 
@@ -95,7 +95,8 @@ def plot_depth(suite_name, out, results_dir, plugins) -> None:
 
 
 @plot.command("embeddings")
-@click.option("--dataset", required=True, help="Dataset name, e.g. rossmann.")
+@click.option("--dataset", required=True, help="Dataset name, e.g. rossmann, with its parameters as "
+                                                "`bench run --datasets` takes them: 'movielens[release=ml-latest-small]'.")
 @click.option("--split", help="Split name (default: the dataset's default).")
 @click.option("--variant", default="ee", show_default=True, help="A method variant with an embeddings() method.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -113,13 +114,18 @@ def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, ca
     on the same dataset, split and seed (from the cache folder), else trains it once."""
     from bench.report import plots
     from bench.run.inspect import fitted_helper
+    from bench.run.suite import parse_dataset_ref
+    from bench.core.dataset import FilesMissing
 
     reg = registry_for(plugins)
     try:
+        dataset, dataset_params = parse_dataset_ref(dataset)
         fitted = fitted_helper(reg, dataset, split, variant, seed, device,
-                               paths.data_dir(data_dir), paths.cache_dir(cache_dir))
-    except (KeyError, TypeError) as exc:
-        raise click.UsageError(exc.args[0])
+                               paths.data_dir(data_dir), paths.cache_dir(cache_dir), dataset_params=dataset_params)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise click.UsageError(exc.args[0] + plugins_hint(reg, "results", [dataset], [variant]))
+    except FilesMissing as exc:  # what to download and where: the message says it, no traceback
+        raise click.ClickException(str(exc))
     model, task, ds, split, ddir = fitted.model, fitted.task, fitted.dataset, fitted.split, fitted.data_dir
     cols = [c for c in columns.split(",") if c]
     names = dict(task.categories or {})
@@ -133,7 +139,11 @@ def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, ca
         top = {c: np.bincount(train_X[c].to_numpy(), minlength=task.schema.categorical[c]).argsort()[::-1][:label_top].tolist()
                for c in cols}
     path = plots.embedding_projection(model.embeddings(), names, cols, Path(out), label_codes=top,
-                                      title=f"{variant} embeddings on {dataset}/{split} "
+                                      title=f"{variant} embeddings on {dataset}{_params_text(dataset_params)}/{split} "
                                             f"(fingerprint {task.split.fingerprint}, seed {seed})")
     click.echo(f"wrote {path}")
 
+
+
+def _params_text(params: dict) -> str:
+    return "[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]" if params else ""

@@ -8,7 +8,7 @@ import click
 
 from bench.data import paths
 from bench.results.store import Store
-from bench.cli.options import (WriteError, device_option, plugins_option,
+from bench.cli.options import (WriteError, device_option, plugins_hint, plugins_option,
                                registry_for, results_option, seeds_option, split_csv, suite_for,
                                timeout_option, writes)
 
@@ -16,7 +16,8 @@ from bench.cli.options import (WriteError, device_option, plugins_option,
 @click.command()
 @click.option("--suite", "suite_name", required=True, help="Suite name (see `bench list suites`) or a .toml path.")
 @click.option("--methods", multiple=True, help="Only these method variants (globs, comma-separated or repeated).")
-@click.option("--datasets", multiple=True, help="Only these datasets (globs).")
+@click.option("--datasets", multiple=True, help="Only these datasets (globs; name[param=value,...] also "
+                                                 "matches the dataset's parameters).")
 @click.option("--seeds", callback=seeds_option, help="Override the suite's seeds, e.g. 0,1,2.")
 @click.option("--device", default="auto", show_default=True, callback=device_option,
               help="auto, cpu, cuda or cuda:N.")
@@ -69,6 +70,7 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
     from bench.run.limits import parse_memory
     from bench.run.suite_runner import run_specs
     from bench.run.execute import RunOptions
+    from bench.run.suite import split_refs
 
     try:
         memory_mb = parse_memory(memory_limit)
@@ -86,10 +88,12 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
     reg = registry_for(plugins)
     suite = suite_for(reg, suite_name)
     try:
-        specs = suite.expand(reg, methods=split_csv(methods) or None, datasets=split_csv(datasets) or None,
+        specs = suite.expand(reg, methods=split_csv(methods) or None, datasets=split_refs(datasets) or None,
                              seeds=seeds)
     except (KeyError, TypeError, ValueError) as exc:
-        raise click.UsageError(exc.args[0] if exc.args else str(exc))
+        hint = plugins_hint(reg, results_dir, [d.get("name") for d in suite.datasets],
+                            [m.get("variant") for m in suite.methods])
+        raise click.UsageError((exc.args[0] if exc.args else str(exc)) + hint)
     if not specs:
         raise click.UsageError("the filters leave nothing to run; see `bench list`")
     clash = reg.clash_error({s.method for s in specs}, {s.dataset for s in specs})

@@ -36,6 +36,71 @@ def check_card(c) -> None:
     assert c.splits, "set `splits` (the first is the default)"
 
 
+class CategoricalCodesError(ValueError):
+    """A dataset's categorical columns are not integer codes 0..cardinality-1 (all of them named)."""
+
+
+_WHAT = {"O": "objects", "U": "strings", "S": "bytes", "M": "datetimes", "m": "timedeltas", "c": "complex numbers"}
+
+
+def _column_problem(values: pd.Series, cardinality: int) -> str:
+    """Why one categorical column is not codes 0..cardinality-1, or "" when it is."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        example = next(iter(values.dropna().tolist()), None)
+        return (f"is a pandas category column (e.g. {example!r}), which methods read as its values, not "
+                "its codes: store `.cat.codes`")
+    arr = values.to_numpy()
+    if arr.dtype.kind not in "iubf":
+        bad = next((v for v in arr.tolist() if not isinstance(v, (int, np.integer))), None)
+        if bad is None:  # Python ints in an object column
+            return f"has dtype {values.dtype}: store its codes as integers (.astype('int64'))"
+        what = "strings" if isinstance(bad, str) else _WHAT.get(arr.dtype.kind, arr.dtype.name)
+        return f"holds {what} (dtype {values.dtype}, e.g. {bad!r})"
+    if arr.dtype.kind == "b" or not len(arr):
+        return ""  # 0/1
+    if arr.dtype.kind == "f":
+        nan = int(np.isnan(arr).sum())
+        if nan:
+            return f"has {nan} missing value(s) (NaN; dtype {values.dtype}): give them a code of their own"
+        frac = arr[arr != np.round(arr)]
+        if len(frac):
+            return f"holds non-integer numbers (dtype {values.dtype}, e.g. {frac[0].item()!r})"
+    low, high = arr.min(), arr.max()
+    if low < 0 or high >= cardinality:
+        bad = arr[(arr < 0) | (arr >= cardinality)]
+        return (f"has codes outside 0..{cardinality - 1} (e.g. {bad[0].item()!r}; its values span "
+                f"{low.item()!r}..{high.item()!r}; the schema's cardinality is {cardinality})")
+    return ""
+
+
+def categorical_problems(task: Task) -> list[str]:
+    """One line per categorical column of a tabular task that is not integer codes in
+    0..cardinality-1 (missing from X, strings, NaN, out of range); empty when all are."""
+    if not isinstance(task.X, pd.DataFrame):
+        return []  # images: no columns
+    out = []
+    for col, cardinality in task.schema.categorical.items():
+        why = "is not a column of X" if col not in task.X.columns else _column_problem(task.X[col], int(cardinality))
+        if why:
+            out.append(f"{col!r} {why}")
+    return out
+
+
+def check_categorical(task: Task, where: str = "") -> None:
+    """Stop before any method sees a task whose categorical columns are not codes 0..n-1, with one
+    error naming every bad column and the fix (every method then fails the same clear way)."""
+    bad = categorical_problems(task)
+    if not bad:
+        return
+    example = next(c for c in task.schema.categorical if f"{c!r} " in bad[0])
+    raise CategoricalCodesError(
+        f"{where or 'dataset ' + task.dataset}: categorical column{'s' if len(bad) > 1 else ''} must hold "
+        f"integer codes 0..cardinality-1; {len(bad)} do{'es' if len(bad) == 1 else ''} not: "
+        + "; ".join(bad) + f". Fix the dataset's load(): code each column, e.g. "
+        f"X[{example!r}] = pd.factorize(X[{example!r}], sort=True)[0] (or .astype('category').cat.codes), "
+        f"and give its number of codes in Schema(categorical={{{example!r}: n}}).")
+
+
 def dataset_checks(dataset_cls, data_dir, cache_dir, splits: tuple[str, ...] | None = None) -> list[CheckResult]:
     """The dataset contract checks of DESIGN.md, per split; each result names the split."""
     from bench.core.dataset import LoadContext
@@ -93,11 +158,7 @@ def dataset_checks(dataset_cls, data_dir, cache_dir, splits: tuple[str, ...] | N
                 return  # images: the array shape is the schema
             missing = [c for c in t.schema.columns if c not in t.X.columns]
             assert not missing, f"schema columns {missing} are not in X"
-            for col, card_n in t.schema.categorical.items():
-                codes = t.X[col].to_numpy()
-                assert codes.min() >= 0 and codes.max() < card_n, (
-                    f"categorical column {col!r} has codes {codes.min()}..{codes.max()}, "
-                    f"outside 0..{card_n - 1}: encode it as integer codes")
+            check_categorical(t, f"dataset {dataset_cls.name}, split {split!r}")  # every bad column named
 
         def finite_target() -> None:
             if t.kind in ("regression", "rating"):

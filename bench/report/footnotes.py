@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from bench.results.history import last_epochs, still_improving
+
+IMPROVING = "↗"  # a run whose best validation epoch was its last: it may gain from more epochs
+
 
 
 
@@ -85,3 +89,24 @@ def notes(dataset, dparams, split, chosen, fps, synthetic: bool) -> list[str]:
         notes.append("†: recorded with older code (the plugin, a project module it imports, a fit it uses, "
                      "or the dataset's code); `bench run` re-runs it")
     return notes
+
+
+def improving(chosen) -> str:
+    """The footnote of the "still improving" mark: which runs' best validation epoch was their last,
+    and how to train them longer. Empty when none was."""
+    runs: dict[str, list] = defaultdict(list)
+    for s, r, _ in chosen:
+        if r is not None and r.status == "ok" and still_improving(r):
+            runs[s.label].append((s.seed, last_epochs(r)))
+    if not runs:
+        return ""
+    parts = []
+    for label, got in runs.items():
+        epochs = sorted({e for _, e in got if e})
+        parts.append(f"{label} (seed{'s' if len(got) > 1 else ''} {', '.join(str(x) for x, _ in sorted(got))}"
+                     + (f"; {'/'.join(map(str, epochs))} epochs" if epochs else "") + ")")
+    most = max((e for got in runs.values() for _, e in got if e), default=None)
+    hint = f"e.g. `epochs = {2 * most}`" if most else "a larger `epochs`"
+    return (f"{IMPROVING}: still improving: the best validation score came at the last epoch, so the number may "
+            f"improve with more training: {'; '.join(parts)}. Train longer: set {hint} in the method's "
+            "`params` in the suite file.")

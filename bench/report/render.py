@@ -5,11 +5,12 @@ import io
 
 from tabulate import LATEX_ESCAPE_RULES, tabulate
 
-from bench.report.table import BETTER, WORSE, Cell, Section, TableError
+from bench.report.table import BETTER, IMPROVING, WORSE, Cell, Section, TableError
 
 FORMATS = ("md", "latex", "html", "csv")
 # The signs tables print, in LaTeX; tabulate escapes LaTeX's special characters but not these.
-LATEX_SIGNS = (("±", r"$\pm$"), ("—", "--"), ("†", r"$^\dagger$"), (BETTER, r"$\uparrow$"), (WORSE, r"$\downarrow$"))
+LATEX_SIGNS = (("±", r"$\pm$"), ("—", "--"), ("†", r"$^\dagger$"), (BETTER, r"$\uparrow$"), (WORSE, r"$\downarrow$"),
+               (IMPROVING, r"$\nearrow$"))
 # Private-use marks around a best cell: tabulate escapes the cell's text, then they become \textbf{}.
 BOLD = ("\ue000", "\ue001")
 

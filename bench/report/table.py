@@ -23,6 +23,7 @@ from bench.report import stats
 from bench.core.metric_info import describe
 from bench.plugins.registry import Registry
 from bench.core.spec import RunRecord, RunSpec
+from bench.results.history import still_improving
 from bench.results.store import Store, non_finite
 from bench.run.suite import Suite
 from bench.report import footnotes
@@ -31,6 +32,7 @@ from bench.report.selection import Plan, choose, dataset_card, kinds, plan, reco
 NOT_RUN = ("missing", "n/a")  # cell states that are not a run's status
 BETTER, WORSE = "▲", "▼"
 NAN, INF = "nan!", "inf!"  # cell of an ok run whose value is NaN / infinite: flagged, never a number
+IMPROVING = footnotes.IMPROVING  # a run whose best validation epoch was its last
 
 
 class TableError(ValueError):
@@ -48,6 +50,7 @@ class Cell:
     expected: int = 0  # runs the suite asks for (seeds); fewer recorded values are flagged
     seeds: list[int] = field(default_factory=list)  # the seed of each value, for paired tests
     mark: str = ""  # BETTER / WORSE than the reference row (significant paired test)
+    improving: bool = False  # a run of it was still improving at its last epoch (IMPROVING)
 
     @property
     def mean(self) -> float | None:
@@ -72,7 +75,8 @@ class Cell:
                 s += f" [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
         if self.kind in ("metric", "seconds") and 0 < len(self.values) < self.expected:
             s += f" (n={len(self.values)})"
-        return s + (f" {self.mark}" if self.mark else "") + ("†" if self.stale else "")
+        return (s + (f" {self.mark}" if self.mark else "") + (f" {IMPROVING}" if self.improving else "")
+                + ("†" if self.stale else ""))
 
 
 @dataclass
@@ -199,6 +203,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
                     cell.status = rec.status or "failed"
             elif not cell.failed:
                 _add_value(cell, rec.metrics.get(m) if m else rec.fit_seconds, rep_of(s), stale)
+                cell.improving |= bool(m) and still_improving(rec)
     for label, vals in ref.items():
         row = rows.setdefault(label, {})
         for h, v in vals.items():
@@ -222,6 +227,9 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
     if flagged:
         notes.append(f"{NAN} / {INF}: {len(flagged)} record(s) marked ok have a non-finite metric (NaN or infinite), "
                      "never averaged, ranked or marked best; check and re-run: " + ", ".join(flagged))
+    improving = footnotes.improving(chosen)
+    if improving:
+        notes.append(improving)
     failed = sorted({f"{s.label}{f' split seed {s.split_seed},' if s.split_seed else ''} seed {s.seed}: {r.status}"
                      for s, r, _ in chosen if r is not None and r.status != "ok"})
     if failed:

@@ -25,6 +25,7 @@ from bench.core.metrics import METRICS, get_metric, score
 from bench.data.artifacts import ArtifactCache
 from bench.core.spec import RunRecord, RunSpec
 from bench.core.task import Task
+from bench.results.history import training_info
 from bench.plugins.registry import Origin, Registry
 from bench.run import limits
 
@@ -79,10 +80,13 @@ def load_task(registry: Registry, spec: RunSpec, data_dir: Path, cache_dir: Path
     with its instructions, SplitSeedError when a fixed split is asked for a split seed."""
     k = (spec.dataset, spec.dataset_params, spec.split, spec.split_seed, str(data_dir))
     if k not in _TASKS:
+        from bench.plugins.dataset_checks import check_categorical  # pandas: only where data loads
+
         ds = registry.dataset(spec.dataset).build(dict(spec.dataset_params))
         ds.check_split_seed(spec.split, spec.split_seed)  # refused even if load never asks for it
-        _TASKS[k] = ds.load(spec.split, LoadContext(data_dir=data_dir, cache_dir=cache_dir,
-                                                    split_seed=spec.split_seed))
+        task = ds.load(spec.split, LoadContext(data_dir=data_dir, cache_dir=cache_dir, split_seed=spec.split_seed))
+        check_categorical(task, f"dataset {spec.dataset}")  # one clear error for every method, before any fit
+        _TASKS[k] = task
     return _TASKS[k]
 
 
@@ -179,7 +183,7 @@ def base_record(registry: Registry, spec: RunSpec, meta: TaskMeta, opts: RunOpti
         dataset={"name": meta.dataset, "synthetic": meta.synthetic, "params": dict(spec.dataset_params),
                  "kind": meta.kind, "metrics": list(meta.metrics),
                  "metric_info": {m: recorded(m) for m in meta.metrics if m in METRICS}, "source_hash": ds_entry.origin.source_hash,
-                 "identity": ids["dataset"]},
+                 "identity": ids["dataset"], "origin": ds_entry.origin.as_dict()},
         method={"family": entry.family, "variant": spec.method, "origin": entry.origin.as_dict(),
                 "identity": ids["method"]},
         threads=opts.threads, command=opts.command, started_at=now())
@@ -261,6 +265,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
         rec.info["traceback"] = traceback.format_exc()[-4000:]
     rec.history = ctx.history
     rec.info.update(ctx.info)
+    rec.info.update(training_info(rec.history, [rec]))  # best epoch; "still improving" when it is the last
     rec.finished_at = now()
     return rec
 

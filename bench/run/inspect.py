@@ -25,13 +25,17 @@ class Fitted:
 
 
 def fitted_helper(reg: Registry, dataset: str, split: str | None, variant: str, seed: int, device: str,
-                  data_dir: Path, cache_dir: Path, need: str = "embeddings") -> Fitted:
-    """``variant`` fitted on ``dataset``'s split through the shared-fit cache; KeyError for an
-    unknown name, TypeError when the method has no ``need`` method."""
-    ds = reg.dataset(dataset).build()
+                  data_dir: Path, cache_dir: Path, need: str = "embeddings",
+                  dataset_params: dict[str, Any] | None = None) -> Fitted:
+    """``variant`` fitted on ``dataset``'s split (with ``dataset_params``, as a suite gives them)
+    through the shared-fit cache; KeyError for an unknown name, TypeError when the method has no
+    ``need`` method or the dataset no such parameter."""
+    params = dict(dataset_params or {})
+    ds = reg.dataset(dataset).build(params)
     split = ds.check_split(split)
     reg.method(variant)
-    spec = RunSpec(suite="", dataset=dataset, dataset_params=(), split=split, method=variant, params=(), seed=seed)
+    spec = RunSpec(suite="", dataset=dataset, dataset_params=tuple(sorted(params.items())), split=split,
+                   method=variant, params=(), seed=seed)
     task = load_task(reg, spec, data_dir, cache_dir)
     ctx = FitContext(seed=seed, device=environment.resolve_device(device), artifacts=ArtifactCache(cache_dir),
                      task_key=task_key(spec, task), dataset=dataset)

@@ -76,7 +76,7 @@ class Suite:
         rendering shows those rows from their records (bench.report.table)."""
         specs: list[RunSpec] = []
         for d in self.datasets:
-            if datasets and not any(fnmatch.fnmatchcase(d["name"], p) for p in datasets):
+            if datasets and not any(_dataset_matches(registry, d, p) for p in datasets):
                 continue
             if missing is not None and d["name"] not in registry.datasets and not _fallback_knows(registry, "dataset", d["name"]):
                 missing.append(("dataset", d["name"]))
@@ -150,6 +150,52 @@ class Suite:
         default = f" (its default is {cls.defaults[name]!r})" if name in cls.defaults else ""
         raise SuiteError(f"{self.path}: {where}: parameter {name} = {value!r} should be "
                          f"{_type_names(types)}{default}")
+
+
+def parse_dataset_ref(text: str) -> tuple[str, dict[str, Any]]:
+    """``name`` or ``name[param=value,...]`` (as tables title a dataset with parameters) -> the name
+    (a glob, for filters) and its parameters; a value reads as in a suite file (a number, true,
+    a quoted string), else as plain text: ``movielens[release=ml-latest-small]``."""
+    text = text.strip()
+    if not (text.endswith("]") and "[" in text and "=" in text[text.index("["):]):
+        return text, {}
+    name, _, inner = text[:-1].partition("[")
+    params: dict[str, Any] = {}
+    for item in filter(None, (x.strip() for x in inner.split(","))):
+        key, sep, value = (x.strip() for x in item.partition("="))
+        if not sep or not key:
+            raise ValueError(f"{text!r}: {item!r} is not param=value; write name[param=value,...], "
+                             "e.g. movielens[release=ml-latest-small]")
+        try:
+            params[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key] = value
+    return name.strip(), params
+
+
+def split_refs(values: tuple[str, ...] | list[str]) -> list[str]:
+    """Comma-separated dataset references, keeping the commas inside name[a=1,b=2] together."""
+    out: list[str] = []
+    for item in values:
+        depth, start = 0, 0
+        for i, ch in enumerate(item + ","):
+            depth += {"[": 1, "]": -1}.get(ch, 0)
+            if ch == "," and depth <= 0:
+                if item[start:i].strip():
+                    out.append(item[start:i].strip())
+                start = i + 1
+    return out
+
+
+def _dataset_matches(registry: Registry, d: dict[str, Any], pattern: str) -> bool:
+    """A suite's [[datasets]] entry against a --datasets pattern: its name glob, and the values of
+    the parameters it names (the entry's own, else the dataset's defaults)."""
+    name, params = parse_dataset_ref(pattern)
+    if not fnmatch.fnmatchcase(d["name"], name):
+        return False
+    entry = registry.datasets.get(d["name"])
+    have = {**(dict(entry.cls.defaults) if entry else {}), **d.get("params", {})}
+    return all(k in have and have[k] == v for k, v in params.items())
 
 
 def expected_types(cls: type, name: str) -> tuple[type, ...] | None:
