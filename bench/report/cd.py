@@ -121,11 +121,13 @@ def diagram(methods: list[str], avg_ranks: list[float], cd: float, prefix: str =
     bar0 = -0.18
     first = bar0 - 0.12 * len(groups) - 0.1
     low = first - step * (rows_below - 1) - 0.15
-    fig = plt.figure(figsize=(8.0, 1.3 * (0.8 - low)))
+    lo, hi = 1, max(k, 2)
+    label_in = 0.4 + 0.075 * max(len(f"{m} (0.00)") for m in methods)  # room for the longest label
+    axis_in = 4.0
+    pad = (label_in + 0.2) * (hi - lo) / axis_in
+    fig = plt.figure(figsize=(axis_in + 2 * (label_in + 0.2), 1.3 * (0.8 - low)))
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_axis_off()
-    lo, hi = 1, max(k, 2)
-    pad = 0.6 * (hi - lo) + 0.4
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(low, 0.8)
     ax.plot([lo, hi], [top, top], color="black", lw=1)
@@ -141,9 +143,9 @@ def diagram(methods: list[str], avg_ranks: list[float], cd: float, prefix: str =
         left = pos < half
         row = pos if left else k - 1 - pos
         y = first - step * row
-        end = lo - 0.15 if left else hi + 0.15
+        end = lo - 0.15 * (hi - lo) / 3 if left else hi + 0.15 * (hi - lo) / 3
         ax.plot([avg_ranks[i], avg_ranks[i], end], [top, y, y], color="C0", lw=1)
-        ax.text(end + (-0.05 if left else 0.05), y, f"{methods[i]} ({avg_ranks[i]:.2f})",
+        ax.text(end + (-0.02 if left else 0.02) * (hi - lo), y, f"{methods[i]} ({avg_ranks[i]:.2f})",
                 ha="right" if left else "left", va="center", fontsize=9)
     srt = sorted(avg_ranks)
     for g, (a, b) in enumerate(groups):

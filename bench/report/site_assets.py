@@ -16,7 +16,7 @@ table { border-collapse: collapse; margin: .6rem 0; font-size: .88rem; }
 th, td { border: 1px solid var(--line); padding: .25rem .55rem; text-align: right; white-space: nowrap; }
 th[scope=row], td.text { text-align: left; }
 td.text { white-space: normal; min-width: 8rem; max-width: 36rem; }
-thead th { background: var(--head); }
+thead th { background: var(--head); text-align: left; }
 thead th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; }
 thead th[aria-sort=ascending] button::after { content: " \\25B2"; font-size: .7em; }
 thead th[aria-sort=descending] button::after { content: " \\25BC"; font-size: .7em; }
