@@ -1,6 +1,7 @@
 """`bench table`, `bench export`, `bench report`: rendering records, never running anything."""
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -110,23 +111,45 @@ def export_cmd(out, suite_name, results_dir, plugins) -> None:
               help="Suite(s) to write a page for (repeatable).")
 @click.option("--compare-to", help="Row label or variant for the paired tests (default: the suite's compare_to).")
 @click.option("--no-plots", is_flag=True, help="Tables and provenance only.")
+@click.option("--html", "with_html", is_flag=True,
+              help="Also write the suites' pages of the static results site (index, sortable tables, "
+                   "interactive figures, leaderboard) in --site-dir.")
+@click.option("--site-dir", type=click.Path(file_okay=False),
+              help="Folder of the results site [default: RESULTS_DIR/site]; several results folders may share one.")
+@click.option("--screenshot", type=click.Path(dir_okay=False),
+              help="With --html: a PNG of the site's index.html taken by headless Chromium.")
 @results_option
 @plugins_option
-def report_cmd(suite_names, compare_to, no_plots, results_dir, plugins) -> None:
+def report_cmd(suite_names, compare_to, no_plots, with_html, site_dir, screenshot, results_dir, plugins) -> None:
     """Write results/SUITE/README.md (tables, average ranks, plots, provenance) and rewrite the
-    index results/README.md. Rendering only: nothing is fitted."""
+    index results/README.md; with --html, the results site too. Rendering only: nothing is fitted."""
     from bench.report import pages as report, table
 
+    if screenshot and not with_html:
+        raise click.UsageError("--screenshot takes a picture of the results site: add --html")
     reg = registry_for(plugins)
     store = Store(Path(results_dir))
+    site = Path(site_dir) if site_dir else Path(results_dir) / "site"
     for name in suite_names:
         suite = suite_for(reg, name)
         try:
             with writes(Path(results_dir)):
                 page = report.suite_page(suite, reg, store, Path(results_dir), compare_to=compare_to,
                                          with_plots=not no_plots)
+            click.echo(f"wrote {page}")
+            if with_html:
+                from bench.report import site as html_site
+
+                with writes(site, "--site-dir", "site folder"):
+                    click.echo(f"wrote {html_site.suite_page(suite, reg, store, site, compare_to=compare_to, with_plots=not no_plots)}")
         except table.TableError as exc:
             raise click.ClickException(str(exc))
-        click.echo(f"wrote {page}")
     with writes(Path(results_dir)):
         click.echo(f"wrote {report.index(reg, store, Path(results_dir))}")
+    if screenshot:
+        from bench.report.screenshot import take
+
+        try:
+            click.echo(f"wrote {take(site / 'index.html', Path(screenshot))}")
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            raise click.ClickException(str(exc))

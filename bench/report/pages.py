@@ -129,6 +129,9 @@ def index(registry: Registry, store: Store, results_dir: Path) -> Path:
     if others:
         lines += ["", "Other results:", ""] + [f"- [{p.relative_to(results_dir)}]({p.relative_to(results_dir)})"
                                                 for p in others]
+    if (results_dir / "site" / "index.html").is_file():
+        lines += ["", "Results site (sortable tables, interactive figures, leaderboard; `bench report --html`): "
+                      "[site/index.html](site/index.html)."]
     lines += ["", f"Run records: `runs/` ({sum(1 for _ in store.records())} JSON files, one per run); "
                   "`bench export --out runs.parquet` gives them as one table for pandas."]
     out = results_dir / "README.md"
