@@ -28,7 +28,7 @@ split = "random"
 
 [[methods]]
 variant = "resnet-20"
-params = { epochs = 1, batch_size = 64, augment = false }
+params = { epochs = 1, batch_size = 64, augment = false, widths = [[4, 8, 8]] }  # every layer, few channels
 datasets = ["digits"]
 
 [[methods]]
