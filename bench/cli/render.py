@@ -78,7 +78,7 @@ def _check_expected(suite, reg, store, against, check, write_expected) -> None:
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc))
     diffs = expected.compare(committed, now, suite)
-    click.echo(expected.report(diffs, path, suite, len(now["runs"])))
+    click.echo(expected.report(diffs, path, suite, len(committed["runs"]), now["regenerate"]))
     sys.exit(1 if diffs else 0)
 
 
