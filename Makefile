@@ -1,9 +1,8 @@
 # The two commands of README.md. `make run` and `make test` create .venv on first use.
 VENV ?= .venv
-RESULTS_DIR ?= results
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast check expected venv clean
+.PHONY: run test test-fast check check-pages expected venv clean
 
 venv: $(VENV)/.installed
 
@@ -12,17 +11,28 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# The main job on embedded data: the smoke suite, its table printed at the end.
+# The main job on embedded data: the smoke suite run fresh (--force: every run executes, with
+# progress) into a scratch results folder that git ignores, its table printed, then one line
+# comparing its numbers with the committed ones (results/smoke/expected.json); exit 1 when a
+# number moved. RUN_DIR=DIR puts the fresh records elsewhere (CI: a new temporary folder).
+RUN_DIR ?= scratch/results
 run: venv
-	$(VENV)/bin/bench run --suite smoke --results-dir $(RESULTS_DIR)
+	$(VENV)/bin/bench run --suite smoke --force --results-dir $(RUN_DIR)
+	$(VENV)/bin/bench table --suite smoke --check --results-dir $(RUN_DIR) --against results/smoke/expected.json
 
-# The smoke numbers in RESULTS_DIR against the committed ones (results/smoke/expected.json),
-# within per-metric tolerances; a readable diff and exit 1 when a number moved. What CI runs.
+# The smoke numbers in RUN_DIR against the committed ones (results/smoke/expected.json), within
+# per-metric tolerances: one line when all reproduce, else a readable diff and exit 1.
 check: venv
-	$(VENV)/bin/bench table --suite smoke --check --results-dir $(RESULTS_DIR) --against results/smoke/expected.json
+	$(VENV)/bin/bench table --suite smoke --check --results-dir $(RUN_DIR) --against results/smoke/expected.json
 
-# Regenerate the committed smoke results (records, expected numbers, report page) after an
-# intended change; commit results/ afterwards.
+# Every committed page (results/*/README.md and table.md, results/vision/*) against what
+# `bench report` renders from the committed records (a test runs the same check).
+check-pages: venv
+	$(VENV)/bin/bench report --check
+	$(VENV)/bin/bench report --check --results-dir results/vision
+
+# Regenerate the committed smoke results (records, expected numbers, README.md and table.md)
+# after an intended change; commit results/ afterwards.
 expected: venv
 	$(VENV)/bin/bench run --suite smoke --force --format none
 	$(VENV)/bin/bench table --suite smoke --write-expected

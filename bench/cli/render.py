@@ -10,7 +10,7 @@ import click
 from bench.results.store import Store
 from bench.run.suite import SuiteError
 from bench.cli.options import (plugins_option,
-                               registry_for, results_option, suite_for,
+                               registry_for, results_option, seeds_option, suite_for,
                                writes)
 
 
@@ -27,27 +27,31 @@ from bench.cli.options import (plugins_option,
 @click.option("--write-expected", is_flag=True, help="Write the records' numbers to --against (regenerate).")
 @click.option("--against", type=click.Path(dir_okay=False),
               help="Expected-numbers file for --check / --write-expected [default: results/SUITE/expected.json].")
+@click.option("--seeds", callback=seeds_option,
+              help="Show these model seeds instead of the suite's, e.g. 0,1,2,3 (runs recorded with "
+                   "`bench run --seeds`; the table's footnote says when there are some).")
 @results_option
 @plugins_option
-def table_cmd(suite_name, fmt, out, ci, compare_to, test, check, write_expected, against, results_dir, plugins) -> None:
+def table_cmd(suite_name, fmt, out, ci, compare_to, test, check, write_expected, against, seeds, results_dir,
+              plugins) -> None:
     """Render a suite's comparison table from the stored records (no data needed).
 
     With several datasets an average-rank table follows. --check / --write-expected compare with
     or rewrite the committed expected numbers instead (what CI runs on the smoke suite).
     """
     from bench.report import table
-    from bench.report.render import render as render_table
+    from bench.report.render import suite_table
 
     reg = registry_for(plugins)
     suite = suite_for(reg, suite_name)
     if check or write_expected:
+        if seeds is not None:
+            raise click.UsageError("--seeds is for showing a table; --check / --write-expected use the suite's seeds")
         _check_expected(suite, reg, Store(Path(results_dir)), against, check, write_expected)
         return
     try:
-        sections = table.build(suite, reg, Store(Path(results_dir)), compare_to=compare_to, test=test)
-        ranks = table.average_ranks(sections)
-        text = render_table(sections + ([ranks] if ranks else []), fmt,
-                            title=suite.table.title or f"suite {suite.name}", ci=ci)
+        text = suite_table(suite, reg, Store(Path(results_dir)), fmt, ci=ci, compare_to=compare_to, test=test,
+                           seeds=seeds)
     except table.TableError as exc:
         raise click.ClickException(str(exc))
     except (KeyError, SuiteError) as exc:
@@ -75,7 +79,7 @@ def _check_expected(suite, reg, store, against, check, write_expected) -> None:
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc))
     diffs = expected.compare(committed, now, suite)
-    click.echo(expected.report(diffs, path, suite, len(now["runs"])))
+    click.echo(expected.report(diffs, path, suite, len(committed["runs"]), now["regenerate"]))
     sys.exit(1 if diffs else 0)
 
 
@@ -107,8 +111,8 @@ def export_cmd(out, suite_name, results_dir, plugins) -> None:
 
 
 @click.command("report")
-@click.option("--suite", "suite_names", multiple=True, required=True,
-              help="Suite(s) to write a page for (repeatable).")
+@click.option("--suite", "suite_names", multiple=True,
+              help="Suite(s) to write a page for (repeatable; required unless --check).")
 @click.option("--compare-to", help="Row label or variant for the paired tests (default: the suite's compare_to).")
 @click.option("--no-plots", is_flag=True, help="Tables and provenance only.")
 @click.option("--html", "with_html", is_flag=True,
@@ -118,11 +122,15 @@ def export_cmd(out, suite_name, results_dir, plugins) -> None:
               help="Folder of the results site [default: RESULTS_DIR/site]; several results folders may share one.")
 @click.option("--screenshot", type=click.Path(dir_okay=False),
               help="With --html: a PNG of the site's index.html taken by headless Chromium.")
+@click.option("--check", is_flag=True,
+              help="Write nothing: exit 1 naming each page (README.md, table.md, the index) that differs from "
+                   "what its records render now (default: every suite with a page in the results folder).")
 @results_option
 @plugins_option
-def report_cmd(suite_names, compare_to, no_plots, with_html, site_dir, screenshot, results_dir, plugins) -> None:
-    """Write results/SUITE/README.md (tables, average ranks, plots, provenance) and rewrite the
-    index results/README.md; with --html, the results site too. Rendering only: nothing is fitted."""
+def report_cmd(suite_names, compare_to, no_plots, with_html, site_dir, screenshot, check, results_dir, plugins) -> None:
+    """Write results/SUITE/README.md and table.md (tables, average ranks, plots, provenance) and
+    rewrite the index results/README.md; with --html, the results site too. Rendering only:
+    nothing is fitted."""
     from bench.report import pages as report, table
 
     if screenshot and not with_html:
@@ -130,6 +138,11 @@ def report_cmd(suite_names, compare_to, no_plots, with_html, site_dir, screensho
     reg = registry_for(plugins)
     store = Store(Path(results_dir))
     site = Path(site_dir) if site_dir else Path(results_dir) / "site"
+    if check:
+        _check_pages(reg, store, Path(results_dir), list(suite_names) or None)
+        return
+    if not suite_names:
+        raise click.UsageError("give --suite NAME (repeatable), or --check")
     for name in suite_names:
         suite = suite_for(reg, name)
         try:
@@ -153,3 +166,19 @@ def report_cmd(suite_names, compare_to, no_plots, with_html, site_dir, screensho
             click.echo(f"wrote {take(site / 'index.html', Path(screenshot))}")
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             raise click.ClickException(str(exc))
+
+
+def _check_pages(reg, store, results_dir: Path, names) -> None:
+    from bench.report import pages, table
+
+    try:
+        problems = pages.check(reg, store, results_dir, names)
+    except table.TableError as exc:
+        raise click.ClickException(str(exc))
+    except (KeyError, SuiteError) as exc:
+        raise click.UsageError(exc.args[0] if exc.args else str(exc))
+    for line in problems:
+        click.echo(line)
+    click.echo(f"{len(problems)} page(s) differ from their records in {results_dir}" if problems
+               else f"every page in {results_dir} is what its records render")
+    sys.exit(1 if problems else 0)

@@ -65,8 +65,6 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
       130  interrupted (Ctrl-C, SIGTERM): finished runs are kept, nothing half-written
     """
     from bench.core import environment
-    from bench.report import table
-    from bench.report.render import render as render_table
     from bench.run.limits import parse_memory
     from bench.run.suite_runner import run_specs
     from bench.run.execute import RunOptions
@@ -158,11 +156,23 @@ def run(suite_name, methods, datasets, seeds, device, data_dir, cache_dir, resul
                          f"are kept, nothing half-written; the next `bench run` resumes).")
     click.echo(summary.line(), err=True)
     if fmt != "none":
-        sections = table.build(suite, reg, store, specs=specs)
-        text = render_table(sections, fmt, title=suite.table.title or f"suite {suite.name}")
-        click.echo(text)
-        out = Path(results_dir) / suite.name / f"table.{fmt}"
-        with writes(out.parent):
-            out.parent.mkdir(parents=True, exist_ok=True)
-            paths.write_file(out, text)  # atomic; a link planted in the results folder is not followed
+        _print_table(suite, reg, store, Path(results_dir), fmt)
     sys.exit(summary.exit_status(allow_skip))
+
+
+def _print_table(suite, reg, store: Store, results_dir: Path, fmt: str) -> None:
+    """The suite's table from ALL its records (what `bench table` prints, whatever --methods,
+    --datasets or --seeds this run had), printed and written to RESULTS/SUITE/table.FMT."""
+    from bench.report.render import suite_table
+    from bench.report.table import TableError
+
+    try:
+        text = suite_table(suite, reg, store, fmt)
+    except TableError as exc:  # the runs are recorded; only the table cannot be made
+        click.echo(f"no table: {exc}", err=True)
+        return
+    click.echo(text)
+    out = results_dir / suite.name / f"table.{fmt}"
+    with writes(out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        paths.write_file(out, text)  # atomic; a link planted in the results folder is not followed

@@ -21,7 +21,7 @@ from bench.core.spec import RunSpec
 from bench.results.store import Store
 from bench.run.suite import Suite
 from bench.report import tolerances
-from bench.report.selection import supported
+from bench.report.selection import suite_arg, supported
 from bench.report.table import chosen_records
 
 FORMAT = 1
@@ -63,7 +63,7 @@ def snapshot(suite: Suite, registry: Registry, store: Store) -> dict[str, Any]:
                 entry["seed_rtol"] = dict(sorted(spread[tolerances.row_of(spec)].items()))
         runs[run_key(spec)] = entry
     return {"format": FORMAT, "suite": suite.name,
-            "regenerate": regenerate_command(suite.name), "runs": dict(sorted(runs.items()))}
+            "regenerate": regenerate_command(suite_arg(suite, registry)), "runs": dict(sorted(runs.items()))}
 
 
 def write(path: Path, snap: dict[str, Any]) -> Path:
@@ -148,12 +148,15 @@ def compare(committed: dict[str, Any], now: dict[str, Any], suite: Suite) -> lis
     return diffs
 
 
-def report(diffs: list[Difference], path: Path, suite: Suite, n_runs: int) -> str:
+def report(diffs: list[Difference], path: Path, suite: Suite, n_runs: int, regenerate: str | None = None) -> str:
+    """One line saying how many committed runs a fresh run reproduced, then every difference."""
     if not diffs:
-        return f"{suite.name}: all {n_runs} runs match {path} within tolerance"
-    lines = [f"{suite.name}: {len(diffs)} difference(s) against the committed numbers in {path}:"]
+        return f"{suite.name}: reproduced {n_runs}/{n_runs} committed runs within tolerance (all {n_runs} runs match {path})"
+    moved = len({d.run for d in diffs if d.kind != "added"})
+    lines = [f"{suite.name}: reproduced {n_runs - moved}/{n_runs} committed runs within tolerance; "
+             f"{len(diffs)} difference(s) against the committed numbers in {path}:"]
     lines += [d.line() for d in diffs]
     lines += ["", "If the change is intended, regenerate the committed results and commit them:",
-              f"  {regenerate_command(suite.name)}",
-              "Tolerances are relative, per metric (bench/metrics.py), loosened per suite in [table.tolerance]."]
+              f"  {regenerate or regenerate_command(suite.name)}",
+              "Tolerances are relative, per metric (bench/core/metrics.py), loosened per suite in [table.tolerance]."]
     return "\n".join(lines)

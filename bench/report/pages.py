@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bench.version import __version__
 from bench.report import plots, table
-from bench.report.selection import supported
-from bench.report.render import render as render_table
+from bench.report.selection import suite_arg, supported
+from bench.report.render import render as render_table, suite_table
 from bench.data.paths import write_file
 from bench.plugins.registry import Registry
 from bench.results.store import Store
@@ -26,26 +26,24 @@ PLOTS = (  # file, function, alt text
 
 def suite_page(suite: Suite, registry: Registry, store: Store, results_dir: Path,
                compare_to: str | None = None, with_plots: bool = True) -> Path:
-    """Write results_dir/SUITE/README.md and its plots; returns the page's path."""
+    """Write results_dir/SUITE/README.md, its plots and table.md (what `bench table` prints);
+    returns the page's path."""
     out = Path(results_dir) / suite.name
     out.mkdir(parents=True, exist_ok=True)
+    write_file(out / "table.md", suite_table(suite, registry, store))  # first: the page lists it
+    page = out / "README.md"
+    write_file(page, page_text(suite, registry, store, out, out, compare_to, with_plots))
+    return page
+
+
+def page_text(suite: Suite, registry: Registry, store: Store, out: Path, plot_dir: Path,
+              compare_to: str | None = None, with_plots: bool = True) -> str:
+    """The text of a suite's README.md in folder ``out``; its plots are drawn into ``plot_dir``
+    (``out`` when writing, a scratch folder when checking committed pages)."""
     chosen = _runnable(registry, table.chosen_records(suite, registry, store))
     sections = table.build(suite, registry, store, compare_to=compare_to)
     ranks = table.average_ranks(sections)
-    figures = []
-    if with_plots:
-        for name, fn, alt in PLOTS:
-            try:
-                getattr(plots, fn)(sections, out / name, title=f"{suite.name}: {alt}")
-                figures.append((name, alt))
-            except ValueError:
-                pass
-        try:
-            plots.learning_curves(table.latest_records(suite, registry, store), out / "learning-curves.png",
-                                  title=f"{suite.name}: learning curves")
-            figures.append(("learning-curves.png", "training loss and valid metric per epoch"))
-        except ValueError:
-            pass  # no run of this suite has a per-epoch history
+    figures = _plots(suite, registry, store, sections, plot_dir) if with_plots else []
     lines = [f"# {suite.table.title or 'suite ' + suite.name}", ""]
     if suite.description:
         lines += [suite.description, ""]
@@ -60,20 +58,70 @@ def suite_page(suite: Suite, registry: Registry, store: Store, results_dir: Path
         lines += ["## Plots", ""]
         lines += [f"![{alt}]({name})\n" for name, alt in figures]
     extra = sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".md", ".json", ".csv", ".tex")
-                   and p.name != "README.md" and p.name not in {f for f, _ in figures})
+                   and p.name != "README.md" and p.name not in {f for f, _ in figures}) if out.is_dir() else []
+    name = suite_arg(suite, registry)
     lines += ["## Provenance", "",
               f"- Suite file: `{_rel(suite.path)}`; seeds {', '.join(map(str, suite.seeds))}"
               + (f"; split seeds {', '.join(map(str, suite.split_seeds))}" if suite.split_seeds != [0] else ""),
-              f"- Made by `bench report --suite {suite.name}` (bench {__version__}) from the run records in "
+              f"- Made by `bench report --suite {name}` (bench {__version__}) from the run records in "
               f"`{_rel(store.runs)}`; rendering only, nothing is fitted",
-              f"- Regenerate: `bench run --suite {suite.name}` (add `--data-dir` for real data), then "
-              f"`bench report --suite {suite.name}`",
+              f"- Regenerate: `bench run --suite {name}` (add `--data-dir` for real data), then "
+              f"`bench report --suite {name}`",
               "- Command, hardware, versions and split fingerprint of the runs: in each table's footnote"]
     if extra:
         lines.append("- Other files here: " + ", ".join(f"[{n}]({n})" for n in extra))
-    page = out / "README.md"
-    write_file(page, "\n".join(lines).rstrip() + "\n")
-    return page
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _plots(suite: Suite, registry: Registry, store: Store, sections, plot_dir: Path) -> list[tuple[str, str]]:
+    """Draw the suite's plots into plot_dir; (file name, alt text) of those its records allow."""
+    figures = []
+    for name, fn, alt in PLOTS:
+        try:
+            getattr(plots, fn)(sections, plot_dir / name, title=f"{suite.name}: {alt}")
+            figures.append((name, alt))
+        except ValueError:
+            pass
+    try:
+        plots.learning_curves(table.latest_records(suite, registry, store), plot_dir / "learning-curves.png",
+                              title=f"{suite.name}: learning curves")
+        figures.append(("learning-curves.png", "training loss and valid metric per epoch"))
+    except ValueError:
+        pass  # no run of this suite has a per-epoch history
+    return figures
+
+
+def check(registry: Registry, store: Store, results_dir: Path, names: list[str] | None = None) -> list[str]:
+    """Every committed page under results_dir that differs from what `bench report` renders from
+    the records now: a line per page (README.md, table.md of each suite folder, the index).
+    ``names``: these suites; default: every suite with a folder holding a README.md or table.md."""
+    import tempfile
+
+    results_dir = Path(results_dir)
+    if names is None:
+        names = [n for n in sorted(registry.suites)
+                 if (results_dir / n / "README.md").exists() or (results_dir / n / "table.md").exists()]
+    problems = []
+    for name in names:
+        suite = load_suite(registry.suite_path(name), Path(name).stem)
+        out = results_dir / suite.name
+        want = {"table.md": suite_table(suite, registry, store)}
+        if (out / "README.md").exists() or not (out / "table.md").exists():
+            with tempfile.TemporaryDirectory() as tmp:
+                want["README.md"] = page_text(suite, registry, store, out, Path(tmp))
+        for file, text in want.items():
+            problems += _differs(out / file, text, f"bench report --suite {suite_arg(suite, registry)}")
+    if (results_dir / "README.md").exists():
+        problems += _differs(results_dir / "README.md", index_text(registry, store, results_dir), "bench report")
+    return problems
+
+
+def _differs(path: Path, text: str, command: str) -> list[str]:
+    if not path.exists():
+        return [f"{path}: missing; `{command}` writes it"]
+    if path.read_text() != text:
+        return [f"{path}: differs from what its records render; regenerate it with `{command}`"]
+    return []
 
 
 def _runnable(registry: Registry, chosen: list) -> list:
@@ -101,6 +149,12 @@ def _rel(path: Path) -> str:
 
 def index(registry: Registry, store: Store, results_dir: Path) -> Path:
     """results_dir/README.md: every suite with at least one record, and other result files."""
+    out = Path(results_dir) / "README.md"
+    write_file(out, index_text(registry, store, results_dir))
+    return out
+
+
+def index_text(registry: Registry, store: Store, results_dir: Path) -> str:
     results_dir = Path(results_dir)
     rows = []
     for name, path in sorted(registry.suites.items()):
@@ -134,6 +188,4 @@ def index(registry: Registry, store: Store, results_dir: Path) -> Path:
                       "[site/index.html](site/index.html)."]
     lines += ["", f"Run records: `runs/` ({sum(1 for _ in store.records())} JSON files, one per run); "
                   "`bench export --out runs.parquet` gives them as one table for pandas."]
-    out = results_dir / "README.md"
-    write_file(out, "\n".join(lines) + "\n")
-    return out
+    return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ import io
 
 from tabulate import LATEX_ESCAPE_RULES, tabulate
 
-from bench.report.table import BETTER, IMPROVING, WORSE, Cell, Section, TableError
+from bench.report.table import BETTER, IMPROVING, WORSE, Cell, Section, TableError, average_ranks, build
 
 FORMATS = ("md", "latex", "html", "csv")
 # The signs tables print, in LaTeX; tabulate escapes LaTeX's special characters but not these.
@@ -13,6 +13,17 @@ LATEX_SIGNS = (("±", r"$\pm$"), ("—", "--"), ("†", r"$^\dagger$"), (BETTER,
                (IMPROVING, r"$\nearrow$"))
 # Private-use marks around a best cell: tabulate escapes the cell's text, then they become \textbf{}.
 BOLD = ("\ue000", "\ue001")
+
+
+def suite_table(suite, registry, store, fmt: str = "md", ci: bool = False, compare_to: str | None = None,
+                test: str | None = None, seeds: list[int] | None = None) -> str:
+    """A suite's table from every one of its records, with the average ranks across datasets:
+    what `bench table` prints, `bench run` prints and writes at the end, and `bench report`
+    writes as results/SUITE/table.md (one rendering, so they never disagree)."""
+    sections = build(suite, registry, store, compare_to=compare_to, test=test, seeds=seeds)
+    ranks = average_ranks(sections)
+    return render(sections + ([ranks] if ranks else []), fmt, title=suite.table.title or f"suite {suite.name}",
+                  ci=ci)
 
 
 def fmt_cell(cell: Cell, fmt: str, ci: bool = False) -> str:
@@ -31,8 +42,9 @@ def render(sections: list[Section], fmt: str = "md", title: str = "", ci: bool =
         import csv
 
         w = csv.writer(out)
-        w.writerow(["dataset", "method"] + sorted({h for s in sections for h in s.headers}, key=str))
-        all_headers = sorted({h for s in sections for h in s.headers}, key=str)
+        # the markdown table's column order: each section's headers, first seen first
+        all_headers = list(dict.fromkeys(h for s in sections for h in s.headers))
+        w.writerow(["dataset", "method"] + all_headers)
         for s in sections:
             for label, cells in s.rows:
                 by_h = dict(zip(s.headers, cells))

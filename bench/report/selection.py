@@ -4,6 +4,7 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -44,9 +45,10 @@ class Plan:
     unverified: list[tuple[str, str]] = field(default_factory=list)  # ("method" | "dataset", name)
 
 
-def plan(suite: Suite, registry: Registry, records: list[RunRecord]) -> Plan:
+def plan(suite: Suite, registry: Registry, records: list[RunRecord], seeds: list[int] | None = None) -> Plan:
+    """``seeds``: model seeds instead of the suite's (`bench table --seeds`)."""
     missing: list[tuple[str, str]] = []
-    specs = suite.expand(registry, missing=missing)
+    specs = suite.expand(registry, missing=missing, seeds=seeds)
     if not missing:
         return Plan(specs)
     gone_ds = {n for w, n in missing if w == "dataset"}
@@ -55,6 +57,8 @@ def plan(suite: Suite, registry: Registry, records: list[RunRecord]) -> Plan:
     found: dict[str, RunSpec] = {}
     for rec in records:
         if rec.suite != suite.name or rec.spec_id in seen or "dataset" not in rec.spec:
+            continue
+        if rec.spec.get("seed") not in (seeds if seeds is not None else suite.seeds):
             continue
         if rec.spec["dataset"] in gone_ds or any(fnmatch.fnmatchcase(rec.spec["method"], p) for p in gone_m):
             found.setdefault(rec.spec_id, rec.run_spec())
@@ -105,3 +109,27 @@ def kinds(registry: Registry, variant: str, kind: str) -> tuple[str, ...]:
         return tuple(registry.method(variant).cls.kinds)
     except KeyError:
         return (kind,)
+
+
+def outside_seeds(suite: Suite, registry: Registry, records: list[RunRecord],
+                  by_id: dict[str, list[RunRecord]], shown: set[int]) -> list[RunSpec]:
+    """The suite's runs recorded with model seeds its table does not show (a `bench run --seeds`
+    beyond the suite's), so that the table can say so instead of hiding them."""
+    extra = sorted({r.spec["seed"] for r in records if r.suite == suite.name
+                    and isinstance(r.spec.get("seed"), int)} - set(shown))
+    if not extra:
+        return []
+    return [s for s in suite.expand(registry, seeds=extra, missing=[]) if by_id.get(s.spec_id)]
+
+
+def suite_arg(suite: Suite, registry: Registry) -> str:
+    """What to pass to `bench ... --suite` to name this suite again: its name when the registry
+    finds it by that name, else its file's path (relative to the working folder when inside it)."""
+    known = registry.suites.get(suite.name)
+    if known is not None and Path(known).resolve() == Path(suite.path).resolve():
+        return suite.name
+    path = Path(suite.path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

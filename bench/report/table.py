@@ -27,7 +27,8 @@ from bench.results.history import still_improving
 from bench.results.store import Store, non_finite
 from bench.run.suite import Suite
 from bench.report import footnotes
-from bench.report.selection import Plan, choose, dataset_card, kinds, plan, records_by_id
+from bench.report.selection import (Plan, choose, dataset_card, kinds, outside_seeds, plan, records_by_id,
+                                    suite_arg)
 
 NOT_RUN = ("missing", "n/a")  # cell states that are not a run's status
 BETTER, WORSE = "▲", "▼"
@@ -110,18 +111,35 @@ def chosen_records(suite: Suite, registry: Registry, store: Store,
     return [(s, choose(registry, s, by_id)[0]) for s in specs]
 
 
+def _section_key(s: RunSpec) -> tuple:
+    return s.dataset, s.dataset_params, s.group or s.split
+
+
 def build(suite: Suite, registry: Registry, store: Store, specs: list[RunSpec] | None = None,
-          compare_to: str | None = None, test: str | None = None) -> list[Section]:
+          compare_to: str | None = None, test: str | None = None, seeds: list[int] | None = None) -> list[Section]:
     """One section per dataset/split. ``compare_to`` (a row label or variant; default: the suite's
-    ``[table] compare_to``) marks the cells a paired test over seeds finds better or worse."""
+    ``[table] compare_to``) marks the cells a paired test over seeds finds better or worse.
+    ``seeds``: these model seeds instead of the suite's; a section says how many of its runs are
+    recorded with other seeds and how to include them."""
     records, by_id = records_by_id(store)
-    planned = Plan(specs) if specs is not None else plan(suite, registry, records)
+    planned = Plan(specs) if specs is not None else plan(suite, registry, records, seeds)
     groups: dict[tuple, list[RunSpec]] = OrderedDict()
     for s in planned.specs:
-        groups.setdefault((s.dataset, s.dataset_params, s.group or s.split), []).append(s)
+        groups.setdefault(_section_key(s), []).append(s)
     ref = suite.table.compare_to if compare_to is None else compare_to
-    return [_section(suite, registry, key, group, by_id, ref, test or suite.table.test, planned.unverified)
-            for key, group in groups.items()]
+    sections = [_section(suite, registry, key, group, by_id, ref, test or suite.table.test, planned.unverified)
+                for key, group in groups.items()]
+    shown = {s.seed for s in planned.specs}
+    outside = outside_seeds(suite, registry, records, by_id, shown)
+    for key, section in zip(groups, sections):
+        mine = [s for s in outside if _section_key(s) == key]
+        if mine:
+            extra = sorted({s.seed for s in mine})
+            section.notes.append(
+                f"Not in this table: {len(mine)} run(s) recorded with model seed(s) {', '.join(map(str, extra))}, "
+                f"outside the seeds shown; `bench table --suite {suite_arg(suite, registry)} --seeds "
+                f"{','.join(map(str, sorted(shown | set(extra))))}` includes them.")
+    return sections
 
 
 def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],

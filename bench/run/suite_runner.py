@@ -205,6 +205,16 @@ def prepare(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOpt
     return jobs
 
 
+def estimates(store: Store, jobs: list[Job]) -> dict[str, float | None]:
+    """{job key: seconds its method variant took on its dataset in the store's past ok records}."""
+    from bench.run.progress import past_durations
+
+    if not jobs:
+        return {}
+    past = past_durations(store.records())
+    return {j.key: past.get((j.spec.method, j.spec.dataset)) for j in jobs}
+
+
 def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOptions,
               echo: Callable[[str], None] = print) -> Summary:
     """Run every spec not yet recorded, in worker processes (or inline, or on Ray), and record it.
@@ -229,7 +239,8 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
             return summary
         finally:
             loader.close()
-        progress = Progress(len(jobs), show=opts.show_progress, echo=echo)
+        progress = Progress(len(jobs), show=opts.show_progress, echo=echo, estimates=estimates(store, jobs),
+                            workers=opts.jobs)
         queue = JobQueue(jobs, store, force=opts.force)
 
         def finished(job: Job, rec: RunRecord, adopted: bool = False) -> None:
@@ -243,14 +254,14 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
                 msg = f"{label} {job.spec.describe()}: {rec.error}{by}"
             status = "cached" if adopted and rec.status == "ok" else rec.status
             summary.outcomes.append(Outcome(job.spec, status, msg, rec))
-            progress.advance(rec.status, msg)
+            progress.advance(rec.status, msg, job.key)
 
         queue.on_adopt = lambda job, rec: finished(job, rec, adopted=True)
 
         def refused(job: Job, message: str) -> None:  # a planted link at its claim: not run, not recorded
             msg = f"FAILED {job.spec.describe()}: {message}"
             summary.outcomes.append(Outcome(job.spec, "failed", msg))
-            progress.advance("failed", msg)
+            progress.advance("failed", msg, job.key)
 
         queue.on_refuse = refused
         try:
