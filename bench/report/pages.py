@@ -100,7 +100,8 @@ def check(registry: Registry, store: Store, results_dir: Path, names: list[str] 
     results_dir = Path(results_dir)
     if names is None:
         names = [n for n in sorted(registry.suites)
-                 if (results_dir / n / "README.md").exists() or (results_dir / n / "table.md").exists()]
+                 if ((results_dir / n / "README.md").exists() or (results_dir / n / "table.md").exists())
+                 and not (results_dir / n / "runs").is_dir()]  # a results folder of its own (results/vision)
     problems = []
     for name in names:
         suite = load_suite(registry.suite_path(name), Path(name).stem)
