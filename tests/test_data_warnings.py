@@ -224,3 +224,17 @@ def test_plot_embeddings_takes_dataset_parameters(tmp_path, shop, bench_cmd):
     assert len(fitted.task.y) == 80 and fitted.model.embeddings()["store"].shape[0] == 5
     wrong = bench_cmd([*args[:2], "--dataset", "toy-shop[rows=80]", *args[2:]])
     assert wrong.exit_code == 2 and "unknown parameter 'rows'" in wrong.output
+
+
+def test_an_embedded_card_that_names_files_says_to_drop_embedded():
+    from bench import Dataset
+    from bench.plugins.dataset_checks import check_card
+
+    class Shop(Dataset):
+        name, kind, target, metrics = "shop", "regression", "y", ("rmse",)
+        embedded, folder, files = True, "shop", ("shop.csv",)
+
+    with pytest.raises(AssertionError, match="delete `embedded = True`"):
+        check_card(Shop)
+    Shop.embedded = False
+    check_card(Shop)

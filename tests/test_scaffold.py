@@ -2,6 +2,7 @@
 minutes" steps run one by one (new, edit, check, run, table, report) in a temporary folder."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -17,7 +18,8 @@ def _readme_steps() -> list[str]:
     text = (ROOT / "README.md").read_text()
     section = text.split("## Your own method in five minutes", 1)[1].split("\n## ", 1)[0]
     block = section.split("```bash", 1)[1].split("```", 1)[0]
-    return [re.split(r"\s+#", line, maxsplit=1)[0].strip() for line in block.strip().splitlines()]
+    steps = [re.split(r"\s+#", line, maxsplit=1)[0].strip() for line in block.strip().splitlines()]
+    return [s for s in steps if s]  # a comment continued on its own line is no step
 
 
 @pytest.fixture
@@ -33,13 +35,15 @@ def bench_cli(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_readme_five_minute_steps(bench_cli, tmp_path):
+def test_readme_five_minute_steps(bench_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_RESULTS", "")  # restored after the test
     steps = _readme_steps()
-    assert steps == ["bench new method my-ridge", "$EDITOR plugins/my_ridge.py", "bench check my-ridge",
+    assert steps == ["export BENCH_RESULTS=scratch/results", "bench new method my-ridge", "$EDITOR plugins/my_ridge.py", "bench check my-ridge",
                      "bench run --suite try-my-ridge", "bench table --suite try-my-ridge",
                      "bench report --suite try-my-ridge"]
     plug = tmp_path / "plugins"
     extra = ["--plugins", str(plug)]  # a temporary folder stands in for the checkout's plugins/
+    os.environ["BENCH_RESULTS"] = "scratch/results"  # step 0 (monkeypatch restores it below)
 
     # 1. scaffold
     res = bench_cli("new", "method", "my-ridge", "--dir", str(plug))
@@ -71,7 +75,8 @@ def test_readme_five_minute_steps(bench_cli, tmp_path):
     # 6. report
     res = bench_cli("report", "--suite", "try-my-ridge", *extra)
     assert res.exit_code == 0, res.output
-    assert "my-ridge" in (tmp_path / "results" / "try-my-ridge" / "README.md").read_text()
+    assert "my-ridge" in (tmp_path / "scratch" / "results" / "try-my-ridge" / "README.md").read_text()
+    assert not (tmp_path / "results").exists()  # nothing went into the committed results folder
 
 
 def test_new_refuses_to_overwrite_and_bad_names(bench_cli, tmp_path):

@@ -172,9 +172,10 @@ def test_unknown_method_parameter_fails_at_expansion(write_suite, toy_registry):
         variant = "toy-mean"
         params = { shfit = 1.0 }
         ''')
-    with pytest.raises(TypeError) as err:
+    with pytest.raises(SuiteError) as err:
         load_suite(path).expand(toy_registry)
     assert "unknown parameter 'shfit' (did you mean 'shift'?)" in str(err.value)
+    assert str(err.value).startswith(f'{path}: method "toy-mean": ')  # the file and entry to fix
 
 
 def test_unknown_method_parameter_fails_before_anything_runs(cli, write_suite):
@@ -218,3 +219,16 @@ def test_limits_from_the_suite_reach_each_run(write_suite, toy_registry):
     assert (specs["toy-mean-shifted"].timeout, specs["toy-mean-shifted"].memory_limit_mb) == (5.0, 256.0)
     # limits are not part of what makes two runs the same experiment
     assert "timeout" not in specs["toy-mean"].identity
+
+
+def test_unknown_dataset_parameter_names_the_suite_file_and_entry(write_suite, toy_registry):
+    path = write_suite('''
+        [[datasets]]
+        name = "toy-reg"
+        params = { nrows = 5 }
+        [[methods]]
+        variant = "toy-mean"
+        ''')
+    with pytest.raises(SuiteError) as err:
+        load_suite(path).expand(toy_registry)
+    assert str(err.value).startswith(f'{path}: [[datasets]] "toy-reg": dataset toy-reg: unknown parameter')

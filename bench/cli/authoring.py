@@ -57,8 +57,10 @@ def _check_dataset(reg, name, data_dir, cache_dir) -> None:
 
     results = dataset_checks(reg.dataset(name).cls, paths.data_dir(data_dir), paths.cache_dir(cache_dir))
     for r in results:
-        click.echo(f"{'PASS' if r.ok else 'FAIL'} {name} {r.name} ({r.seconds:.2f}s)"
-                   + ("" if r.ok else ": " + r.message.strip().splitlines()[0]))
+        lines = r.message.strip().splitlines() if not r.ok else []
+        click.echo(f"{'PASS' if r.ok else 'FAIL'} {name} {r.name} ({r.seconds:.2f}s)" + (": " + lines[0] if lines else ""))
+        if lines and lines[0].startswith("FilesMissing"):  # how to get the files, and where they go
+            click.echo("\n".join("    " + line for line in lines[1:]))
     failed = sum(not r.ok for r in results)
     click.echo(f"{name}: {'all checks passed' if not failed else f'{failed} check(s) failed'}")
     sys.exit(1 if failed else 0)

@@ -37,8 +37,10 @@ def list_cmd(what: str, data_dir: str | None, plugins: tuple[str, ...]) -> None:
                 files = "present" if not missing else f"files missing in {ddir / (ds.folder or '')}"
                 if missing:
                     how.append(f"- {n}: missing {', '.join(m.name for m in missing)}. {ds.how_to_get.strip()}")
-            rows.append((n, e.cls.kind, ", ".join(e.cls.splits), files, origin_short(e.origin)))
-        click.echo("\nDatasets\n" + tabulate(rows, headers=["dataset", "kind", "splits (first = default)", "files", "from"]))
+            params = ", ".join(f"{k}={v!r}" for k, v in e.cls.defaults.items()) or "-"
+            rows.append((n, e.cls.kind, ", ".join(e.cls.splits), params, files, origin_short(e.origin)))
+        click.echo("\nDatasets\n" + tabulate(rows, headers=["dataset", "kind", "splits (first = default)",
+                                                           "params (defaults)", "files", "from"]))
         if how:
             click.echo("\nHow to get the missing files (data folder: --data-dir or $BENCH_DATA):\n" + "\n".join(how))
         if what == "datasets":

@@ -95,7 +95,8 @@ def timeout_option(ctx, param, value: float | None) -> float | None:
 plugins_option = click.option("--plugins", "plugins", multiple=True, type=click.Path(file_okay=False),
                               help="Extra folder of plugin files (*.py) and suites (*.toml); repeatable.")
 results_option = click.option("--results-dir", type=click.Path(file_okay=False), default="results",
-                              show_default=True, help="Where run records (runs/) and tables go.")
+                              envvar="BENCH_RESULTS", show_default=True, show_envvar=True,
+                              help="Where run records (runs/) and tables go.")
 
 
 

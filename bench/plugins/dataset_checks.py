@@ -34,6 +34,9 @@ def check_card(c) -> None:
     unknown = [m for m in c.metrics if m not in METRICS]
     assert not unknown, f"unknown metric(s) {unknown}; bench.core.metrics knows {', '.join(METRICS)}"
     assert c.splits, "set `splits` (the first is the default)"
+    assert not (getattr(c, "embedded", False) and (getattr(c, "files", ()) or getattr(c, "folder", None))), \
+        "`embedded = True` says the dataset needs no files, but it names `folder` / `files`: delete " \
+        "`embedded = True` so bench checks its files and says how to get them"
 
 
 class CategoricalCodesError(ValueError):

@@ -69,8 +69,9 @@ def notes(dataset, dparams, split, chosen, fps, synthetic: bool) -> list[str]:
     seed_text = f"Model seeds: {', '.join(map(str, seeds))}"
     if split_seeds != [0]:
         seed_text += f"; split seeds: {', '.join(map(str, split_seeds))}"
-    notes.append(f"{seed_text}; cells are mean ± std over {spread(specs, fps)} ((n=k): only k of "
-                 "them recorded yet); best in bold; "
+    missing = any(r is None for _, r, _ in chosen)
+    notes.append(f"{seed_text}; cells are mean ± std over {spread(specs, fps)}"
+                 + ("; (n=k) in a cell: only k of them recorded yet" if missing else "") + "; best in bold; "
                  "— = not run yet; n/a = method does not support this task kind; failed / timeout / oom / crashed "
                  "= the run's status, see its record")
     hw = sorted({r.hardware for r in recs if r.hardware})

@@ -84,7 +84,10 @@ class Suite:
             ds_entry = registry.dataset(d["name"])
             for key, value in d.get("params", {}).items():
                 self._check_param(ds_entry.cls, f'dataset "{d["name"]}"', key, value)
-            ds = ds_entry.cls(**d.get("params", {}))
+            try:
+                ds = ds_entry.cls(**d.get("params", {}))
+            except TypeError as exc:  # an unknown parameter: name the suite file and entry
+                raise SuiteError(f"{self.path}: [[datasets]] \"{d['name']}\": {exc}") from None
             folds = [ds.check_split(f) for f in d.get("folds", [])]
             group = ",".join(folds)
             for split in folds or [ds.check_split(d.get("split"))]:
@@ -130,7 +133,10 @@ class Suite:
                     for key, value in overrides.items():
                         self._check_param(entry.cls, where, key, value)
                     params = entry.resolved_params(overrides)
-                    entry.cls(**params)  # unknown parameters fail here, before any run
+                    try:
+                        entry.cls(**params)  # unknown parameters fail here, before any run
+                    except TypeError as exc:
+                        raise SuiteError(f"{self.path}: {where}: {exc}") from None
                     label = m.get("label") if len(variants) == 1 else None
                     for seed in (seeds if seeds is not None else self.seeds):
                         specs.append(RunSpec(

@@ -185,7 +185,7 @@ def prepare(registry: Registry, specs: list[RunSpec], store: Store, opts: RunOpt
             summary.outcomes += [Outcome(s, "skipped", str(got)) for s in applicable]
             continue
         if status != "ok":  # recorded for each of its runs: a table shows the failure, not a gap
-            echo(f"{status.upper()} loading {dataset}/{split}: {got}")
+            echo(f"{status.upper()} " + (str(got) if str(got).startswith("loading ") else f"loading {dataset}/{split}: {got}"))
             for s in applicable:
                 rec = _record_load_failure(registry, s, opts, status, str(got))
                 store.put(rec)
