@@ -22,6 +22,7 @@ def _table_of(page: str) -> str:
     return page[page.index("### "):page.index("Cells: mean")]
 
 
+@pytest.mark.slow
 def test_filtered_and_extra_seed_runs_leave_one_table(cli):
     invoke, results = cli
     first = invoke("run", "--suite", "toy", "--methods", "toy-mean")  # a filtered run
@@ -108,6 +109,7 @@ def test_reproduction_line_of_make_run(cli, tmp_path):
     assert "CHANGED  toy-reg/fixed | toy-mean | seed 1" in res.stdout
 
 
+@pytest.mark.slow
 def test_report_check_names_a_page_that_drifted_from_its_records(cli):
     invoke, results = cli
     assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0
@@ -129,6 +131,7 @@ def test_report_check_names_a_page_that_drifted_from_its_records(cli):
     assert invoke("report", "--check", "--results-dir", str(results)).exit_code == 0
 
 
+@pytest.mark.slow
 def test_committed_pages_are_what_their_records_render(bench_cmd, monkeypatch):
     """Every committed suite page (README.md, table.md; results/ and results/vision/) and the index
     equal what `bench report` renders from the committed records: pages and records never drift."""
@@ -138,6 +141,7 @@ def test_committed_pages_are_what_their_records_render(bench_cmd, monkeypatch):
         assert res.exit_code == 0, res.output
 
 
+@pytest.mark.slow
 def test_report_of_a_suite_given_by_path_writes_commands_that_work(cli, write_suite, tmp_path, monkeypatch):
     invoke, results = cli
     from conftest import TOY_SUITE

@@ -196,6 +196,7 @@ variant = "toy-mean-shifted"
 '''
 
 
+@pytest.mark.slow
 def test_a_metric_registered_by_plugin_files_reaches_records_and_table(cli, plugin_dir, restore_metrics):
     # the run's worker loads only toy_methods.py and scored_dataset.py: max_abs_error, from a file
     # with neither, must still be known where the run is scored
