@@ -145,3 +145,16 @@ def test_fit_says_what_is_available_when_no_limit_is_set(ml100k_sized, monkeypat
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Low())
     with pytest.raises(MemoryError, match=r"0\.01 GB available \(psutil\.virtual_memory\(\)\.available\)"):
         entry.cls(**entry.resolved_params({})).fit(ml100k_sized.part("train"), None, FitContext(seed=0))
+
+
+def test_bench_perf_item_knn_measures_both_in_their_own_processes(tmp_path, bench_cmd):
+    out = tmp_path / "item-knn-memory.md"
+    res = bench_cmd(["perf", "item-knn", "--users", "60", "--items", "80", "--density", "0.2", "--out", out])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "- Command: `" in text and "- Versions: " in text and "users, " in text
+    body = [line for line in text.splitlines() if line.startswith("| dense") or line.startswith("| plugin")]
+    assert [line.split("|")[1].strip() for line in body] == ["dense", "plugin"]
+    for line in body:
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        assert float(cells[1]) > 20 and cells[-1] == "True"  # a real peak (an interpreter); same predictions
