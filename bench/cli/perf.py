@@ -184,6 +184,47 @@ def perf_collab(folds, release, methods, peers, seed, data_dir, cache_dir, out, 
         click.echo(f"wrote {out}", err=True)
 
 
+@perf.command("item-knn")
+@click.option("--users", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--items", type=click.IntRange(min=1), default=11000, show_default=True,
+              help="Items in the release (those nobody rated drop out: 9,870 are left at the defaults).")
+@click.option("--density", type=float, default=0.0115, show_default=True,
+              help="Share of user x item pairs rated (defaults: ~100k train ratings, as ml-latest-small).")
+@click.option("--variant", default="item-knn", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the results as Markdown here.")
+def perf_item_knn(users, items, density, variant, out) -> None:
+    """item-knn's peak memory and fit time on a movielens-sim release: the plugin against the dense
+    whole-matrix similarity it replaced, each fitting and predicting in its own process."""
+    from tabulate import tabulate
+
+    from bench.core import environment
+    from bench.perf import itemknn
+
+    params = {"n_users": users, "n_items": items, "density": density}
+    rows = itemknn.measure(params, variant, echo=lambda m: click.echo(m, err=True))
+    cols = ("similarity", "peak_mb", "fit_increase_mb", "fit_s", "predict_s", "peak_vs_dense", "fit_s_vs_dense",
+            "same_predictions")
+    table = tabulate([{c: r[c] for c in cols} for r in rows], headers="keys", tablefmt="github")
+    click.echo(table)
+    if out:
+        r = rows[0]
+        text = "\n".join([f"# bench perf item-knn: {variant} on movielens-sim", "",
+                          f"- Command: `{environment.command_line()}`",
+                          f"- Hardware: {environment.hardware('cpu')}",
+                          "- Versions: " + ", ".join(f"{k} {v}" for k, v in environment.versions().items()),
+                          f"- Data: movielens-sim {params}, split `random` (fingerprint `{r['fingerprint']}`): "
+                          f"{r['ratings']:,} train ratings, {r['users']:,} users, {r['items']:,} items",
+                          "- Each row fits and predicts in a fresh process; peak_mb is that process's VmHWM "
+                          "(interpreter, data and all), fit_increase_mb the peak less its resident size just "
+                          "before the fit; `dense` is the whole-matrix similarity item-knn used before (four "
+                          "float64 n_items² arrays), kept in bench/perf/itemknn.py as the baseline; "
+                          "same_predictions: the test predictions are bitwise the dense version's.",
+                          "", table, ""])
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text)
+        click.echo(f"wrote {out}", err=True)
+
+
 @perf.command("cli")
 @click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
               help="Runs per command; the median wall time and the largest peak memory are shown.")

@@ -106,7 +106,8 @@ class ItemKNN(Method):
         "baseline": True,                 # predict baseline + neighbours' residuals (else item mean)
         "reg_user": 15.0,                 # the baseline's ridge penalties (see ``bias``)
         "reg_item": 10.0,
-        "max_items": 30000,               # the item x item similarity is dense: refuse bigger
+        "max_memory_gb": None,            # the dense float32 item x item similarity may use this much;
+                                          # None: the memory available at fit (psutil)
         "damping": 0.5,                   # added to the sum of weights: few weak neighbours say little
     }
     variants = {
@@ -121,9 +122,7 @@ class ItemKNN(Method):
 
         p = self.params
         u, i, nu, ni = ids(train.X, train.schema)
-        if ni > p["max_items"]:
-            raise ValueError(f"{self.name}: {ni:,} items need a dense {ni:,} x {ni:,} similarity matrix; "
-                             f"raise max_items (now {p['max_items']:,}) if you have the memory")
+        self._check_memory(ni)
         if p["similarity"] not in ("pearson_baseline", "pearson", "cosine"):
             raise ValueError(f"similarity must be pearson_baseline, pearson or cosine, not {p['similarity']!r}")
         r = np.asarray(train.y, np.float64)
@@ -142,6 +141,23 @@ class ItemKNN(Method):
         self.rated_ = sparse.csr_matrix((np.ones_like(r), (u, i)), shape=(nu, ni))
         self.range_ = rating_range(r)
         return self
+
+    def _check_memory(self, n_items: int) -> None:
+        """Refuse, with the figures, a similarity bigger than the memory it may use (not an OOM kill)."""
+        from .similarity import similarity_bytes
+
+        need, limit = similarity_bytes(n_items) / 2**30, self.params["max_memory_gb"]
+        if limit is None:
+            import psutil
+
+            limit = psutil.virtual_memory().available / 2**30
+            have = f"{limit:.2f} GB available (psutil.virtual_memory().available)"
+        else:
+            have = f"max_memory_gb = {limit}"
+        if need > limit:
+            raise MemoryError(f"{self.name}: {n_items:,} items need a dense {n_items:,} x {n_items:,} float32 "
+                              f"similarity, {need:.2f} GB with its blocks of rows, but there is {have}; free "
+                              f"memory, keep fewer items, or set the parameter max_memory_gb (GB) to allow more")
 
     def predict(self, data: Part) -> np.ndarray:
         if not hasattr(self, "sim_"):
