@@ -196,12 +196,28 @@ def test_eta_weighs_runs_by_their_past_durations():
     # two quick baselines (1 s each in the records) then a network that took 60 s
     p = Progress(3, show=False, echo=lambda m: None, estimates={"a": 1.0, "b": 1.0, "c": 60.0}, clock=clock)
     assert p.eta() == 62.0  # before anything finished: the records' sum
-    clock.now = 2.0  # this machine is twice as slow as the records'
+    clock.now = 2.0  # a took 1 s more than its record (a worker starting, data loading)
     p.advance("ok", "a done", "a")
-    assert p.eta() == pytest.approx(2.0 * 61.0)  # not 2 s × 2 runs, what counting runs would say
-    clock.now = 4.0
+    assert p.eta() == pytest.approx(61.0 + 1.0 * 2)  # the records left, plus that second per run left
+    clock.now = 3.0  # b took just its record
     p.advance("ok", "b done", "b")
-    assert p.eta() == pytest.approx(120.0)
+    assert p.eta() == pytest.approx(60.0 + (3.0 - 2.0) / 2 * 1)
+
+
+def test_eta_is_not_thrown_by_a_run_recorded_at_zero_seconds():
+    clock = FakeClock()  # today's case: a global-mean baseline recorded at 0.0 s, then networks
+    p = Progress(3, show=False, echo=lambda m: None, estimates={"a": 0.0, "b": 10.0, "c": 10.0}, clock=clock)
+    clock.now = 6.0
+    p.advance("ok", "a done", "a")
+    assert p.eta() == pytest.approx(20.0 + (6.0 - 0.05) * 2)  # not 6 / 0.05 x 20 s = 40 minutes
+
+
+def test_eta_follows_runs_that_go_faster_than_their_records():
+    clock = FakeClock()
+    p = Progress(3, show=False, echo=lambda m: None, estimates={"a": 10.0, "b": 10.0, "c": 20.0}, clock=clock)
+    clock.now = 5.0  # twice as fast as recorded
+    p.advance("ok", "a done", "a")
+    assert p.eta() == pytest.approx(30.0 / 2)
 
 
 def test_eta_without_past_records_counts_runs():
