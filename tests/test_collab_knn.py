@@ -11,26 +11,16 @@ import pytest
 from scipy import sparse
 
 from bench import FitContext
+from bench.perf.itemknn import dense_item_similarity
 from bench.plugins.registry import discover
 
 REG = discover()
 similarity = importlib.import_module(f"{REG.method('item-knn').cls.__module__}.similarity")
 
 
-def dense_reference(u, i, values, n_users, n_items, shrinkage, dtype=np.float32):
-    """The similarity as item-knn computed it before the blocks: four float64 n_items^2 arrays."""
-    V = sparse.csr_matrix((values, (u, i)), shape=(n_users, n_items))
-    M = sparse.csr_matrix((np.ones_like(values), (u, i)), shape=(n_users, n_items))
-    V2 = V.multiply(V).tocsr()
-    num = (V.T @ V).toarray()
-    sq = (V2.T @ M).toarray()
-    n_common = (M.T @ M).toarray()
-    den = np.sqrt(sq * sq.T)
-    sim = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    if shrinkage > 0:
-        sim *= np.maximum(n_common - 1, 0) / (np.maximum(n_common - 1, 0) + shrinkage)
-    np.fill_diagonal(sim, 0.0)
-    return sim.astype(dtype)
+# the similarity as item-knn computed it before the blocks (four float64 n_items^2 arrays), kept
+# as bench perf item-knn's baseline
+dense_reference = dense_item_similarity
 
 
 def ratings(n_users=40, n_items=30, density=0.3, seed=0):

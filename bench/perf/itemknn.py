@@ -52,8 +52,9 @@ print(json.dumps({"fit_s": t1 - t0, "predict_s": t2 - t1, "rss_before_fit_mb": b
 """
 
 
-def dense_item_similarity(u, i, values, n_users, n_items, shrinkage):
-    """item-knn's similarity before blocks: four dense float64 n_items^2 arrays, then float32."""
+def dense_item_similarity(u, i, values, n_users, n_items, shrinkage, dtype=np.float32):
+    """item-knn's similarity before blocks: four dense float64 n_items^2 arrays, then ``dtype``
+    (float32 as the plugin keeps it; the tests compare float64 too)."""
     from scipy import sparse
 
     V = sparse.csr_matrix((values, (u, i)), shape=(n_users, n_items))
@@ -67,7 +68,7 @@ def dense_item_similarity(u, i, values, n_users, n_items, shrinkage):
     if shrinkage > 0:
         sim *= np.maximum(n_common - 1, 0) / (np.maximum(n_common - 1, 0) + shrinkage)
     np.fill_diagonal(sim, 0.0)
-    return sim.astype(np.float32)
+    return sim.astype(dtype)
 
 
 def run_one(mode: str, variant: str, params: dict[str, Any], pred_path: Path) -> dict[str, Any]:

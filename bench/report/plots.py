@@ -9,6 +9,7 @@ import numpy as np
 
 from bench.data.paths import atomic_write
 from bench.core.spec import RunRecord
+from bench.report.table import headline_cells
 
 _NOT_METRICS = {"epoch", "lr", "seconds", "train_loss", "member", "note"}
 
@@ -110,18 +111,6 @@ def embedding_projection(embeddings: dict[str, np.ndarray], labels: dict[str, li
     return _save(plt, fig, out, title)
 
 
-def _headline_cells(section) -> list[tuple[str, str, Any, Any]]:
-    """(row label, column suffix, metric cell, fit-seconds cell) for the headline metric."""
-    by_h = {h: i for i, h in enumerate(section.headers)}
-    out = []
-    for label, cells in section.rows:
-        for h, suffix in section.headline:
-            if h in by_h and cells[by_h[h]].kind == "metric":
-                fit = cells[by_h[f"fit s{suffix}"]] if f"fit s{suffix}" in by_h else None
-                out.append((label, suffix, cells[by_h[h]], fit))
-    return out
-
-
 def _panels(plt, n: int, width: float, height: float):
     fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
     return fig, axes[0]
@@ -142,7 +131,7 @@ def metric_bars(sections, out: Path, title: str = "") -> Path:
         metric = s.headline[0][0][: len(s.headline[0][0]) - len(s.headline[0][1])] or "metric"
         for j, suffix in enumerate(suffixes):
             xs, means, errs = [], [], []
-            for label, suf, cell, _ in _headline_cells(s):
+            for label, suf, cell, _ in headline_cells(s):
                 if suf != suffix:
                     continue
                 x = labels.index(label) + (j - (len(suffixes) - 1) / 2) * width
@@ -171,7 +160,7 @@ def time_vs_metric(sections, out: Path, title: str = "") -> Path:
     drawn = 0
     for ax, s in zip(axes, sections):
         before = drawn
-        for label, suffix, cell, fit in _headline_cells(s):
+        for label, suffix, cell, fit in headline_cells(s):
             if cell.mean is None or fit is None or fit.mean is None or len(fit.values) != len(cell.values):
                 continue
             k = drawn - before  # past ten series, colours repeat: the marker tells them apart

@@ -11,6 +11,7 @@ from typing import Iterable
 import numpy as np
 
 from bench.core.spec import RunRecord
+from bench.report.table import headline_cells
 
 SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG_NS)
@@ -89,15 +90,8 @@ def _rep(rep) -> str:
 
 
 def headline(section) -> list[tuple[str, object, object]]:
-    """(row name, metric cell, fit-seconds cell or None) for a section's headline metric columns."""
-    by_h = {h: i for i, h in enumerate(section.headers)}
-    out = []
-    for label, cells in section.rows:
-        for h, suffix in section.headline:
-            if h in by_h and cells[by_h[h]].kind == "metric":
-                fit = cells[by_h[f"fit s{suffix}"]] if f"fit s{suffix}" in by_h else None
-                out.append((label + suffix, cells[by_h[h]], fit))
-    return out
+    """(row name with its column suffix, metric cell, fit-seconds cell or None)."""
+    return [(label + suffix, cell, fit) for label, suffix, cell, fit in headline_cells(section)]
 
 
 def _metric_name(section) -> str:

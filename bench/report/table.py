@@ -339,3 +339,14 @@ def average_ranks(sections: list[Section]) -> Section | None:
     return Section(title="average rank across datasets", headers=headers, rows=rows, notes=notes)
 
 
+def headline_cells(section: Section) -> list[tuple[str, str, Cell, Cell | None]]:
+    """(row label, column suffix, metric cell, fit-seconds cell or None) of a section's headline
+    metric columns: what the figures and the site plot."""
+    by_h = {h: i for i, h in enumerate(section.headers)}
+    out = []
+    for label, cells in section.rows:
+        for h, suffix in section.headline:
+            if h in by_h and cells[by_h[h]].kind == "metric":
+                fit = cells[by_h[f"fit s{suffix}"]] if f"fit s{suffix}" in by_h else None
+                out.append((label, suffix, cells[by_h[h]], fit))
+    return out
