@@ -8,7 +8,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from scipy import sparse
 
 from bench import FitContext
 from bench.perf.itemknn import dense_item_similarity
