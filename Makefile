@@ -28,15 +28,15 @@ check: venv
 # Every committed page (results/*/README.md and table.md, results/vision/*) against what
 # `bench report` renders from the committed records (a test runs the same check).
 check-pages: venv
-	$(VENV)/bin/bench report --check
+	$(VENV)/bin/bench report --check --results-dir results
 	$(VENV)/bin/bench report --check --results-dir results/vision
 
 # Regenerate the committed smoke results (records, expected numbers, README.md and table.md)
 # after an intended change; commit results/ afterwards.
 expected: venv
-	$(VENV)/bin/bench run --suite smoke --force --format none
-	$(VENV)/bin/bench table --suite smoke --write-expected
-	$(VENV)/bin/bench report --suite smoke
+	$(VENV)/bin/bench run --suite smoke --force --format none --results-dir results
+	$(VENV)/bin/bench table --suite smoke --write-expected --results-dir results
+	$(VENV)/bin/bench report --suite smoke --html --results-dir results
 
 # All tests, one worker per core (pytest-xdist). Each test file runs whole on one worker (its
 # module fixtures are built once); tests that share a resource across files (Ray) carry one

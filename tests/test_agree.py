@@ -5,6 +5,7 @@ columns in the markdown order; an ETA learned from past records; a suite given b
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -99,13 +100,13 @@ def test_reproduction_line_of_make_run(cli, tmp_path):
     res = invoke("table", "--suite", "toy", "--check", "--against", str(expected))
     assert res.exit_code == 0
     assert res.stdout.strip().splitlines() == [
-        f"toy: reproduced 12/12 committed runs within tolerance (all 12 runs match {expected})"]
+        f"toy: reproduced 6/6 committed runs within tolerance (all 12 runs match {expected})"]  # 6 are n/a
     data = json.loads(expected.read_text())
     data["runs"]["toy-reg/fixed | toy-mean | seed 1"]["metrics"]["rmse"] += 1.0
     expected.write_text(json.dumps(data))
     res = invoke("table", "--suite", "toy", "--check", "--against", str(expected))
     assert res.exit_code == 1
-    assert res.stdout.startswith("toy: reproduced 11/12 committed runs within tolerance; 1 difference(s)")
+    assert res.stdout.startswith("toy: reproduced 5/6 committed runs within tolerance; 1 difference(s)")
     assert "CHANGED  toy-reg/fixed | toy-mean | seed 1" in res.stdout
 
 
@@ -235,3 +236,21 @@ def test_eta_fills_runs_without_records_with_the_average_of_those_with():
     p = Progress(3, show=False, echo=lambda m: None, estimates={"a": 10.0, "b": 30.0, "new": None},
                  workers=2, clock=clock)
     assert p.eta() == pytest.approx((10 + 30 + 20) / 2)  # two workers at once
+
+
+def test_report_check_reports_a_planted_link_instead_of_reading_through_it(tmp_path):
+    from bench.report.pages import _differs
+
+    secret = tmp_path / "secret.md"
+    secret.write_text("the page text")
+    page = tmp_path / "table.md"
+    page.symlink_to(secret)
+    (problem,) = _differs(page, "the page text", "bench report --suite x")
+    assert "not a page bench wrote" in problem and "symbolic link" in problem
+    page.unlink()
+    os.mkfifo(page)  # a FIFO would block a plain read forever
+    (problem,) = _differs(page, "the page text", "bench report --suite x")
+    assert "not a plain file" in problem
+    page.unlink()
+    page.write_text("the page text")
+    assert _differs(page, "the page text", "bench report --suite x") == []

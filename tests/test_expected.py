@@ -122,10 +122,12 @@ def _seeded(values, column=""):
 def test_seed_tolerance_is_the_spread_of_the_rows_seeds_and_one_seed_justifies_none():
     from bench.report import tolerances
 
-    spread = tolerances.from_seeds(_seeded([0.10, 0.11, 0.12]) + _seeded([0.2], column="with EE"))
+    spread = tolerances.from_seeds(_seeded([0.100, 0.101, 0.102]) + _seeded([0.2], column="with EE"))
     (row,) = spread  # the one-seed row has no spread to justify a tolerance
-    # std of 0.10, 0.11, 0.12 (ddof 1) = 0.01; 3 std / mean = 0.03 / 0.11
-    assert spread[row]["mape"] == pytest.approx(0.03 / 0.11, abs=1e-6)
+    # std of 0.100, 0.101, 0.102 (ddof 1) = 0.001; 3 std / mean = 0.003 / 0.101
+    assert spread[row]["mape"] == pytest.approx(0.003 / 0.101, abs=1e-6)
+    (wide,) = tolerances.from_seeds(_seeded([0.10, 0.11, 0.12])).values()  # 0.03 / 0.11 = 27 %
+    assert wide["mape"] == tolerances.CAP  # capped: a row with a wild seed stays checkable
 
 
 def test_check_uses_the_committed_seed_spread_then_the_suites_own_setting():

@@ -54,10 +54,14 @@ def test_every_regenerated_suite_has_expectations_its_records_pass(suite):
 def test_a_suite_without_its_data_is_skipped_by_name(tmp_path):
     if not (ROOT / ".venv" / ".installed").exists():
         pytest.skip("the script installs through `make venv`; run from a checkout made by `make test`")
-    env = {**os.environ, "BENCH_DATA": str(tmp_path), "SUITES": "tabular", "BENCH_CACHE": str(tmp_path / "c")}
+    env = {**os.environ, "BENCH_DATA": str(tmp_path), "SUITES": "tabular", "BENCH_CACHE": str(tmp_path / "c"),
+           "BENCH_RESULTS": ""}
     res = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
     assert "== tabular: skipped, data files missing" in res.stdout and "knn on rossmann/paper" in res.stdout
+    assert res.returncode == 1 and "no suite had its data" in res.stderr  # nothing ran: not a pass
+    res = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env={**env, "BENCH_DATA": str(tmp_path / "nope")},
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "is not a folder" in res.stderr
     env.pop("BENCH_DATA")
     res = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode != 0 and "BENCH_DATA" in res.stderr

@@ -225,3 +225,35 @@ def test_screenshot_needs_html(cli):
     invoke, results = cli
     res = invoke("report", "--suite", "toy", "--screenshot", "x.png", "--results-dir", str(results))
     assert res.exit_code == 2 and "add --html" in res.output
+
+
+@pytest.mark.parametrize("bad", [
+    {"recorded": "many"}, {"datasets": [1, 2]}, {"page": "../../x.html"}, {"page": "suites/y.html"},
+    {"ranks": {"rows": [["a", ["0.1"]]]}}, {"description": ["<script>"]}])
+def test_a_malformed_or_planted_summary_is_left_out_not_a_crash(tmp_path, bad):
+    from bench.report import site
+
+    (tmp_path / "suites").mkdir()
+    for name in ("x", "y"):
+        (tmp_path / "suites" / f"{name}.html").write_text("<p>x</p>")
+    (tmp_path / "suites" / "x.json").write_text(json.dumps({"name": "x", "page": "suites/x.html", **bad}))
+    assert site.summaries(tmp_path) == []
+    site.index(tmp_path)
+    site.leaderboard(tmp_path)  # both still written, without the bad suite
+    assert "suites/x.html" not in (tmp_path / "index.html").read_text()
+
+
+@pytest.mark.parametrize("cd_info", [{"cd": "nan"}, {"cd": 1.0}, {"chi2": None}, {"avg_ranks": ["inf", 1]}])
+def test_an_unreadable_cd_is_said_not_drawn(tmp_path, cd_info):
+    from bench.report import site
+
+    info = {"methods": ["a", "b"], "avg_ranks": [1.0, 2.0], "cd": 0.5, "alpha": 0.05, "datasets": ["d1", "d2"],
+            "chi2": 2.0, "p": 0.15}
+    info.update(cd_info)
+    if "chi2" in cd_info and cd_info["chi2"] is None:
+        del info["chi2"]
+    out = "".join(site._cd_html(info, "t-"))
+    if cd_info == {"cd": 1.0}:
+        assert "Nemenyi critical difference" in out  # a readable one is drawn
+    else:
+        assert "unreadable" in out

@@ -123,7 +123,8 @@ def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, ca
         fitted = fitted_helper(reg, dataset, split, variant, seed, device,
                                paths.data_dir(data_dir), paths.cache_dir(cache_dir), dataset_params=dataset_params)
     except (KeyError, TypeError, ValueError) as exc:
-        raise click.UsageError(exc.args[0] + plugins_hint(reg, "results", [dataset], [variant]))
+        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise click.UsageError(message + plugins_hint(reg, "results", [dataset], [variant]))
     except FilesMissing as exc:  # what to download and where: the message says it, no traceback
         raise click.ClickException(str(exc))
     model, task, ds, split, ddir = fitted.model, fitted.task, fitted.dataset, fitted.split, fitted.data_dir

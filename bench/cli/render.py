@@ -79,7 +79,7 @@ def _check_expected(suite, reg, store, against, check, write_expected) -> None:
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc))
     diffs = expected.compare(committed, now, suite)
-    click.echo(expected.report(diffs, path, suite, len(committed["runs"]), now["regenerate"]))
+    click.echo(expected.report(diffs, path, suite, len(committed["runs"]), now["regenerate"], committed=committed))
     sys.exit(1 if diffs else 0)
 
 

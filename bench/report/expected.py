@@ -148,12 +148,20 @@ def compare(committed: dict[str, Any], now: dict[str, Any], suite: Suite) -> lis
     return diffs
 
 
-def report(diffs: list[Difference], path: Path, suite: Suite, n_runs: int, regenerate: str | None = None) -> str:
-    """One line saying how many committed runs a fresh run reproduced, then every difference."""
+def report(diffs: list[Difference], path: Path, suite: Suite, n_runs: int, regenerate: str | None = None,
+           committed: dict[str, Any] | None = None) -> str:
+    """One line saying how many committed runs a fresh run reproduced (of the committed runs with
+    numbers, when ``committed`` is given: a run missing then and now reproduces nothing), then
+    every difference."""
+    ok = ({run for run, e in committed["runs"].items() if e.get("status") == "ok"} if committed is not None
+          else None)
+    moved_runs = {d.run for d in diffs if d.kind != "added"}
+    total = len(ok) if ok is not None else n_runs
+    moved = len(moved_runs & ok) if ok is not None else len(moved_runs)
     if not diffs:
-        return f"{suite.name}: reproduced {n_runs}/{n_runs} committed runs within tolerance (all {n_runs} runs match {path})"
-    moved = len({d.run for d in diffs if d.kind != "added"})
-    lines = [f"{suite.name}: reproduced {n_runs - moved}/{n_runs} committed runs within tolerance; "
+        return (f"{suite.name}: reproduced {total}/{total} committed runs within tolerance (all {n_runs} runs "
+                f"match {path})")
+    lines = [f"{suite.name}: reproduced {total - moved}/{total} committed runs within tolerance; "
              f"{len(diffs)} difference(s) against the committed numbers in {path}:"]
     lines += [d.line() for d in diffs]
     lines += ["", "If the change is intended, regenerate the committed results and commit them:",

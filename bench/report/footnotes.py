@@ -96,18 +96,24 @@ def improving(chosen) -> str:
     """The footnote of the "still improving" mark: which runs' best validation epoch was their last,
     and how to train them longer. Empty when none was."""
     runs: dict[str, list] = defaultdict(list)
+    annealed = False
     for s, r, _ in chosen:
         if r is not None and r.status == "ok" and still_improving(r):
-            runs[s.label].append((s.seed, last_epochs(r)))
+            runs[s.label + (f" ({s.column})" if s.column else "")].append((s, last_epochs(r)))
+            annealed |= str(dict(s.params).get("schedule", "")) in ("onecycle", "cosine")
     if not runs:
         return ""
     parts = []
     for label, got in runs.items():
         epochs = sorted({e for _, e in got if e})
-        parts.append(f"{label} (seed{'s' if len(got) > 1 else ''} {', '.join(str(x) for x, _ in sorted(got))}"
-                     + (f"; {'/'.join(map(str, epochs))} epochs" if epochs else "") + ")")
+        draws = sorted({(x.split, x.split_seed, x.seed) for x, _ in got})
+        what = (f"{len(draws)} runs" if len({d[:2] for d in draws}) > 1  # folds / split seeds: count them
+                else f"seed{'s' if len(draws) > 1 else ''} {', '.join(str(d[2]) for d in draws)}")
+        parts.append(f"{label} ({what}" + (f"; {'/'.join(map(str, epochs))} epochs" if epochs else "") + ")")
     most = max((e for got in runs.values() for _, e in got if e), default=None)
     hint = f"e.g. `epochs = {2 * most}`" if most else "a larger `epochs`"
     return (f"{IMPROVING}: still improving: the best validation score came at the last epoch, so the number may "
             f"improve with more training: {'; '.join(parts)}. Train longer: set {hint} in the method's "
-            "`params` in the suite file.")
+            "`params` in the suite file."
+            + (" (Under a one-cycle or cosine schedule the last epoch is usually the best by design, as the "
+               "rate anneals to zero; more epochs may still help.)" if annealed else ""))

@@ -13,7 +13,7 @@ from bench.version import __version__
 from bench.report import plots, table
 from bench.report.selection import suite_arg, supported
 from bench.report.render import render as render_table, suite_table
-from bench.data.paths import write_file
+from bench.data.paths import open_nofollow, write_file
 from bench.plugins.registry import Registry
 from bench.results.store import Store
 from bench.run.suite import Suite, SuiteError, load_suite
@@ -118,9 +118,16 @@ def check(registry: Registry, store: Store, results_dir: Path, names: list[str] 
 
 
 def _differs(path: Path, text: str, command: str) -> list[str]:
-    if not path.exists():
+    """A committed page read as a plain file only: a link or FIFO planted there is reported, never
+    followed or waited on."""
+    try:
+        with open_nofollow(path) as f:
+            have = f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
         return [f"{path}: missing; `{command}` writes it"]
-    if path.read_text() != text:
+    except OSError as exc:  # UnsafePath included
+        return [f"{path}: not a page bench wrote ({exc}); remove it and run `{command}`"]
+    if have != text:
         return [f"{path}: differs from what its records render; regenerate it with `{command}`"]
     return []
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -196,12 +198,29 @@ def summaries(site_dir: Path) -> list[dict]:
         try:
             with open_nofollow(path) as f:
                 data = json.loads(f.read().decode())
-            if isinstance(data, dict) and isinstance(data.get("name"), str) and isinstance(data.get("page"), str) \
-                    and (Path(site_dir) / data["page"]).is_file():
+            if _well_formed(data, Path(site_dir)):
                 out.append(data)
         except (OSError, ValueError):
             continue  # a broken or planted file is not a suite of the site
     return sorted(out, key=lambda d: d["name"])
+
+
+def _well_formed(data: Any, site_dir: Path) -> bool:
+    """A summary as site.py writes it: its page is this suite's page in the site (no other link
+    can come from a file), its fields of the types the index and leaderboard read."""
+    if not (isinstance(data, dict) and isinstance(data.get("name"), str)
+            and data.get("page") == f"suites/{file_name(data['name'])}.html"
+            and (site_dir / data["page"]).is_file()):
+        return False
+    texts = all(isinstance(data.get(k, ""), str) for k in ("description", "newest", "title"))
+    counts = all(isinstance(data.get(k, 0), int) and not isinstance(data.get(k, 0), bool)
+                 for k in ("recorded", "planned", "not_ok"))
+    sets = isinstance(data.get("datasets", []), list) and all(isinstance(x, str) for x in data.get("datasets", []))
+    ranks = data.get("ranks")
+    rows_ok = ranks is None or (isinstance(ranks, dict) and isinstance(ranks.get("rows", []), list) and all(
+        isinstance(r, list) and len(r) == 4 and isinstance(r[0], str)
+        and all(isinstance(x, list) for x in r[1:]) for r in ranks.get("rows", [])))
+    return texts and counts and sets and rows_ok
 
 
 def index(site_dir: Path) -> Path:
@@ -267,12 +286,15 @@ def _cd_html(info: dict, prefix: str) -> list[str]:
         avg = [float(r) for r in info["avg_ranks"]]
         cdv, alpha = float(info["cd"]), float(info["alpha"])
         datasets = [str(x) for x in info["datasets"]]
+        chi2, p_value = float(info["chi2"]), float(info["p"])
+        f_text = (f"; Iman–Davenport F = {float(info['iman_f']):.3f}, p = {float(info['iman_p']):.3g}"
+                  if info.get("iman_f") is not None else "")
+        if not (math.isfinite(cdv) and cdv > 0 and len(avg) == len(methods) >= 2 and all(map(math.isfinite, avg))):
+            raise ValueError("no usable critical difference")
     except (KeyError, TypeError, ValueError):
         return ['<p class="muted">Critical-difference diagram: its numbers are unreadable; regenerate the suite.</p>']
-    f_text = (f"; Iman–Davenport F = {float(info['iman_f']):.3f}, p = {float(info['iman_p']):.3g}"
-              if info.get("iman_f") is not None else "")
     text = (f"Friedman's test over {len(datasets)} datasets ({esc(', '.join(datasets))}) and {len(methods)} methods: "
-            f"χ² = {float(info['chi2']):.3f}, p = {float(info['p']):.3g}{f_text}. "
+            f"χ² = {chi2:.3f}, p = {p_value:.3g}{f_text}. "
             f"Nemenyi critical difference at α = {alpha:g}: CD = {cdv:.3f}.")
     if info.get("left_out"):
         text += (" Left out, so that every method shown has a value on every dataset used: "

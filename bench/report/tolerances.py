@@ -17,6 +17,7 @@ import numpy as np
 from bench.core.spec import RunRecord, RunSpec
 
 SPREAD = 3.0  # a rerun of seed k differs from the committed seed k by ~sqrt(2) std; 3 leaves room
+CAP = 0.1  # never more than 10 %: a mean near 0 or one diverged seed must not make a row uncheckable
 
 
 def row_of(spec: RunSpec) -> tuple:
@@ -35,7 +36,7 @@ def from_seeds(chosen: Iterable[tuple[RunSpec, RunRecord | None]]) -> dict[tuple
                     values[row_of(spec)][m].append(float(v))
     out: dict[tuple, dict[str, float]] = {}
     for row, metrics in values.items():
-        tol = {m: round(SPREAD * float(np.std(v, ddof=1)) / abs(float(np.mean(v))), 6)
+        tol = {m: round(min(CAP, SPREAD * float(np.std(v, ddof=1)) / abs(float(np.mean(v)))), 6)
                for m, v in metrics.items() if len(v) > 1 and np.mean(v) != 0}
         if tol:
             out[row] = tol

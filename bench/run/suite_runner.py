@@ -240,7 +240,7 @@ def run_specs(registry: Registry, specs: list[RunSpec], store: Store, opts: RunO
         finally:
             loader.close()
         progress = Progress(len(jobs), show=opts.show_progress, echo=echo, estimates=estimates(store, jobs),
-                            workers=opts.jobs)
+                            workers=1 if opts.executor == "inline" else opts.jobs)
         queue = JobQueue(jobs, store, force=opts.force)
 
         def finished(job: Job, rec: RunRecord, adopted: bool = False) -> None:
