@@ -34,7 +34,9 @@ def _save(plt, fig, out: Path, title: str) -> Path:
     return out
 
 
-def _valid_key(history: list[dict]) -> str | None:
+def valid_key(history: list[dict]) -> str | None:
+    """The per-epoch validation metric a history holds (the first numeric key that is not a
+    bookkeeping one), or None."""
     for row in history:
         for k, v in row.items():
             if k not in _NOT_METRICS and isinstance(v, (int, float)):
@@ -64,7 +66,7 @@ def learning_curves(records: Iterable[RunRecord], out: Path, title: str = "") ->
                             else f" (seed {rec.spec.get('seed')})")
         epochs = [r["epoch"] for r in rows]
         ax_loss.plot(epochs, [r["train_loss"] for r in rows], label=name if first else None, **style)
-        key = _valid_key(rows)
+        key = valid_key(rows)
         if key:
             ax_valid.plot(epochs, [r.get(key, np.nan) for r in rows], label=name if first else None, **style)
             ax_valid.set_ylabel(key)

@@ -11,13 +11,13 @@ from typing import Iterable
 import numpy as np
 
 from bench.core.spec import RunRecord
+from bench.report.plots import valid_key
 from bench.report.table import headline_cells
 
 SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG_NS)
 ET.register_namespace("xlink", XLINK_NS)
 MAX_POINTS = 1500  # learning curves with more epochs × runs than this: hover on lines, not points
-_NOT_METRICS = {"epoch", "lr", "seconds", "train_loss", "member", "note"}
 
 
 def pyplot():
@@ -152,14 +152,6 @@ def metric_bars(section, prefix: str) -> str | None:
     return svg_text(fig, prefix, titles)
 
 
-def _valid_key(history: list[dict]) -> str | None:
-    for row in history:
-        for k, v in row.items():
-            if k not in _NOT_METRICS and isinstance(v, (int, float)):
-                return k
-    return None
-
-
 def learning_curves(records: Iterable[RunRecord], prefix: str) -> tuple[str, list[tuple[str, str, str]]] | None:
     """Train loss and the valid metric per epoch, a line per run (first ensemble member), a colour
     and a legend entry per table row; hover on a point gives row, seed, epoch and value."""
@@ -179,7 +171,7 @@ def learning_curves(records: Iterable[RunRecord], prefix: str) -> tuple[str, lis
             rec.spec.get("split")) and len({r.spec.get('split') for r, _ in runs}) > 1 else "")
         epochs = [r["epoch"] for r in rows]
         style = {"color": colour(i), "ls": "-" if i < 10 else "--", "marker": "." if points else None, "lw": 1.2}
-        key = _valid_key(rows)
+        key = valid_key(rows)
         for ax, what in ((ax_loss, "train_loss"), (ax_valid, key)):
             if what is None:
                 continue
