@@ -1,4 +1,4 @@
-"""Tests of datasets/rossmann/: Kaggle's file format, the cache, both splits and the generator.
+"""Tests of datasets/rossmann/: Kaggle's file format, the cache, the three splits and the generator.
 
 Everything is built here (small CSVs in tmp_path); nothing needs the real data.
 """
@@ -220,6 +220,102 @@ def test_paper_split_needs_store_states(data):
 
 
 # --------------------------------------------------------------------------------------------
+# The shuffled split (the paper's Table 3)
+# --------------------------------------------------------------------------------------------
+
+def test_shuffled_split(data):
+    task = R.Rossmann(**ROWS).load("shuffled", data)
+    paper = R.Rossmann(**ROWS).load("paper", data)
+    rows = rows_of(data)
+    n = len(rows)
+    # the paper split's rows (Sales > 0, as the paper's code keeps them) and features
+    assert len(task.X) == n and (task.y > 0).all() and task.X.equals(paper.X)
+    assert np.array_equal(task.y, paper.y) and task.schema == paper.schema
+    assert tuple(task.metrics) == ("mape", "rmspe") and task.target_transform == "log"
+    s = task.split
+    assert s.name == "shuffled" and s.sizes() == {"train": 500, "valid": 100, "test": n - (9 * n) // 10}
+    for part in (s.train, s.valid, s.test):
+        assert part.dtype == np.int64 and len(np.unique(part)) == len(part)
+        assert np.array_equal(part, np.sort(part))
+    assert not set(s.train) & set(s.valid) and not set(s.test) & (set(s.train) | set(s.valid))
+    assert (task.y[s.test] > 0).all()
+    # test is a random draw, not the most recent rows: its dates span the whole period
+    dates = rows["Date"].to_numpy()
+    assert dates[s.test].min() < dates[s.train].max() and dates[s.test].max() == dates.max()
+    assert s.fingerprint != paper.split.fingerprint
+    assert "shuffled" in task.description and "10 %" in task.description
+
+
+def test_shuffled_split_caps_nesting_and_seeds(data):
+    n = len(rows_of(data))
+    n_rest = (9 * n) // 10
+    huge = R.Rossmann(train_rows=10**9, valid_rows=100).load("shuffled", data).split
+    assert len(huge.valid) == 100 and len(huge.train) == n_rest - 100
+    assert sum(huge.sizes().values()) == n  # nothing left out when train takes all
+    small = R.Rossmann(train_rows=50, valid_rows=100).load("shuffled", data).split
+    assert set(small.train) <= set(huge.train) and np.array_equal(small.valid, huge.valid)
+    assert np.array_equal(small.test, huge.test)  # test does not depend on train_rows
+    with pytest.raises(ValueError, match="valid_rows"):
+        R.Rossmann(valid_rows=-1).load("shuffled", data)
+    # a split seed redraws all three parts; the same seed draws the same split
+    ctx1 = LoadContext(data.data_dir, data.cache_dir, split_seed=1)
+    one, again = (R.Rossmann(**ROWS).load("shuffled", ctx1).split for _ in range(2))
+    zero = R.Rossmann(**ROWS).load("shuffled", data).split
+    assert one.fingerprint == again.fingerprint != zero.fingerprint
+    assert not np.array_equal(one.test, zero.test) and one.sizes() == zero.sizes()
+
+
+def test_shuffled_split_needs_store_states(data):
+    (data.data_dir / "rossmann" / "store_states.csv").unlink()
+    with pytest.raises(FilesMissing, match="shuffled split needs .*store_states.csv"):
+        R.Rossmann(**ROWS).load("shuffled", data)
+
+
+# Computed with the code before the shuffled split existed (commit 2fde003): adding it must leave
+# the other splits' draws and feature frames bitwise unchanged, or every stored record goes stale.
+SIM_BEFORE = {  # (split, split seed): (split fingerprint, digest of X, y, schema and categories)
+    ("paper", 0): ("a2ee4aecabe58027", "22997e34a175c2c4"),
+    ("paper", 1): ("520a4b07a1100262", "22997e34a175c2c4"),
+    ("kaggle", 0): ("f0d99b92c9b77aa7", "0e7b929e57711db7"),
+}
+
+
+def task_digest(task) -> str:
+    """A hash of everything a method sees of a task but the split: features (values and dtypes),
+    target, cardinalities and category labels."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(task.X, index=True).to_numpy().tobytes())
+    h.update(",".join(f"{c}:{task.X[c].dtype}" for c in task.X.columns).encode())
+    h.update(np.ascontiguousarray(task.y).tobytes())
+    h.update(repr(sorted(task.schema.categorical.items())).encode())
+    h.update(repr(task.categories).encode())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("split,split_seed", list(SIM_BEFORE))
+def test_sim_other_splits_unchanged_by_the_shuffled_one(split, split_seed, tmp_path):
+    task = R.RossmannSim().load(split, LoadContext(tmp_path, tmp_path, split_seed=split_seed))
+    assert (task.split.fingerprint, task_digest(task)) == SIM_BEFORE[split, split_seed]
+
+
+def test_sim_shuffled_split(tmp_path):
+    ds = R.RossmannSim()
+    zero = ds.load("shuffled", None)
+    assert zero.split.fingerprint == ds.load("shuffled", LoadContext(tmp_path, tmp_path)).split.fingerprint
+    assert zero.split.fingerprint == "bac06c02961aa33f"  # recorded: a change here re-runs every record
+    assert task_digest(zero) == SIM_BEFORE["paper", 0][1]  # the paper split's features, exactly
+    n = len(zero.X)
+    assert zero.split.sizes() == {"train": 10_000, "valid": 2_000, "test": n - (9 * n) // 10}
+    one = ds.load("shuffled", LoadContext(tmp_path, tmp_path, split_seed=1)).split
+    assert one.fingerprint not in (zero.split.fingerprint, "bac06c02961aa33f") and one.sizes() == zero.split.sizes()
+    parts = [zero.split.train, zero.split.valid, zero.split.test]
+    assert len(np.unique(np.concatenate(parts))) == sum(map(len, parts))
+    assert (zero.y[zero.split.test] > 0).all() and (zero.y[one.test] > 0).all()
+
+
+# --------------------------------------------------------------------------------------------
 # The kaggle split
 # --------------------------------------------------------------------------------------------
 
@@ -341,7 +437,7 @@ def test_sim_equals_its_kaggle_csvs(tmp_path, small_raw):
     """The generator's frames, written as Kaggle's CSVs and read back, give the same task."""
     R.write_kaggle_csvs(*small_raw, tmp_path / "rossmann")
     ctx = LoadContext(tmp_path, tmp_path / "cache")
-    for split in ("paper", "kaggle"):
+    for split in ("paper", "shuffled", "kaggle"):
         real_path = R.Rossmann(**ROWS).load(split, ctx)
         sim = R.RossmannSim(**SMALL, **ROWS).load(split, None)
         assert real_path.split.fingerprint == sim.split.fingerprint

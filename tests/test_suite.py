@@ -232,3 +232,69 @@ def test_unknown_dataset_parameter_names_the_suite_file_and_entry(write_suite, t
     with pytest.raises(SuiteError) as err:
         load_suite(path).expand(toy_registry)
     assert str(err.value).startswith(f'{path}: [[datasets]] "toy-reg": dataset toy-reg: unknown parameter')
+
+
+REFERENCE_SUITE = """
+seeds = [0]
+[[datasets]]
+name = "toy-reg"
+split = "fixed"
+[[datasets]]
+name = "toy-reg"
+split = "other"
+[[methods]]
+variant = "toy-mean*"
+[[methods]]
+variant = "toy-majority"
+label = "majority vote"
+[table.reference]
+"toy-mean" = { MAPE = 0.5 }
+"""
+
+
+def test_reference_plain_and_per_section_forms(write_suite):
+    path = write_suite(REFERENCE_SUITE + """
+[table.reference."toy-reg/other"]
+"toy-mean" = { MAPE = 0.25, "MAPE (with EE)" = 1 }
+"majority vote" = { RMSE = 3.5 }
+""")
+    table = load_suite(path).table
+    assert table.reference == {"toy-mean": {"MAPE": 0.5}}
+    assert table.section_reference == {"toy-reg/other": {"toy-mean": {"MAPE": 0.25, "MAPE (with EE)": 1.0},
+                                                         "majority vote": {"RMSE": 3.5}}}
+    assert table.reference_for("toy-reg", "other") == table.section_reference["toy-reg/other"]
+    assert table.reference_for("toy-reg", "fixed") == {"toy-mean": {"MAPE": 0.5}}  # falls back to the plain form
+    assert table.reference_for("toy-cls", "default") == {"toy-mean": {"MAPE": 0.5}}
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[table.reference."toy-rg/other"]\n"toy-mean" = { MAPE = 0.1 }',
+     r'\[table.reference."toy-rg/other"\]: no \[\[datasets\]\] entry is named "toy-rg" \(the suite\'s: toy-reg\)'),
+    ('[table.reference."toy-reg/othr"]\n"toy-mean" = { MAPE = 0.1 }',
+     r'"toy-reg" has no split "othr" in this suite \(its: fixed, other\)'),
+    ('[table.reference."toy-reg"]\n"toy-mean" = { MAPE = 0.1 }', r'keyed "dataset/split"'),
+    ('[table.reference."toy-reg/other"]\n"toy-men" = { MAPE = 0.1 }',
+     r'\[table.reference."toy-reg/other"\]: row "toy-men" is not a row of this suite.*majority vote, toy-mean\*'),
+    ('[table.reference."toy-reg/other"]\n"toy-mean" = { MAPE = "0.1" }', r'column "MAPE" = \'0.1\' should be a number'),
+    ('[table.reference."toy-reg/other"]\n"toy-mean" = { MAPE = true }', r'column "MAPE" = True should be a number'),
+    ('[table.reference."toy-reg/other"]\n"toy-mean" = { MAPE = 0.1 }\nx = 3',
+     r'\[table.reference."toy-reg/other"\] "x": give \{ column = value \}'),
+])
+def test_reference_errors_name_the_suite_file_and_the_entry(write_suite, text, needle):
+    path = write_suite(REFERENCE_SUITE + text)
+    with pytest.raises(SuiteError, match=needle) as err:
+        load_suite(path)
+    assert str(err.value).startswith(f"{path}: ")
+
+
+def test_reference_plain_row_errors(write_suite):
+    path = write_suite(REFERENCE_SUITE.replace('"toy-mean" = { MAPE = 0.5 }', '"no such row" = { MAPE = 0.5 }'))
+    with pytest.raises(SuiteError, match=r'\[table.reference\]: row "no such row" is not a row of this suite'):
+        load_suite(path)
+    path = write_suite(REFERENCE_SUITE.replace('"toy-mean" = { MAPE = 0.5 }', '"toy-mean" = 0.5'))
+    with pytest.raises(SuiteError, match=r'\[table.reference\] "toy-mean": give \{ column = value \}'):
+        load_suite(path)
+    path = write_suite(REFERENCE_SUITE.replace('[table.reference]\n"toy-mean" = { MAPE = 0.5 }',
+                                               '[table]\nreference = 3'))
+    with pytest.raises(SuiteError, match=r"\[table.reference\] must be a table"):
+        load_suite(path)

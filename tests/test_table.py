@@ -280,6 +280,52 @@ def test_layout_columns_and_reference_values(setup, write_suite):
     assert cells["MAPE [paper]"].text() == "0.1230"
 
 
+def test_a_section_shows_its_own_reference_else_the_plain_one(setup, write_suite):
+    """[table.reference."dataset/split"]: the ee-paper layout (the paper's two tables, one per split)."""
+    _, reg, store, put = setup
+    path = write_suite("""
+        seeds = [0]
+        [[datasets]]
+        name = "toy-reg"
+        split = "fixed"
+        [[datasets]]
+        name = "toy-reg"
+        split = "other"
+        [[methods]]
+        variant = "toy-mean"
+        label = "net"
+        [[methods]]
+        variant = "toy-mean-shifted"
+        label = "net"
+        column = "with EE"
+        [table]
+        metrics = ["mape"]
+        [table.reference]
+        "net" = { "MAPE" = 0.3, "MAPE (with EE)" = 0.2 }
+        [table.reference."toy-reg/other"]
+        "net" = { "MAPE (with EE)" = 0.07 }
+        "toy-mean" = { "MAPE" = 0.9 }
+        """)
+    suite = load_suite(path)
+    specs = suite.expand(reg)
+    for sp, v in zip(specs, (0.25, 0.15, 0.35, 0.05)):
+        put(None, {"mape": v, "rmse": 1.0}, spec=sp)
+    fixed, other = build(suite, reg, store)
+    assert fixed.title.startswith("toy-reg / fixed") and other.title.startswith("toy-reg / other")
+    assert fixed.headers[-2:] == ["MAPE [paper]", "MAPE (with EE) [paper]"]
+    row = _rows(fixed)["net"]
+    assert [row[h].text() for h in ("MAPE", "MAPE [paper]", "MAPE (with EE) [paper]")] == ["0.2500", "0.3000", "0.2000"]
+    assert list(_rows(fixed)) == ["net"]
+    # the section's own rows replace the plain ones: columns, values and rows of its own
+    assert other.headers == ["MAPE", "MAPE (with EE)", "fit s", "fit s (with EE)", "MAPE [paper]",
+                             "MAPE (with EE) [paper]"]
+    rows = _rows(other)
+    assert list(rows) == ["net", "toy-mean"]
+    assert [rows["net"][h].text() for h in ("MAPE", "MAPE (with EE)", "MAPE (with EE) [paper]")] == \
+        ["0.3500", "0.0500", "0.0700"]
+    assert rows["net"]["MAPE [paper]"].text() == "—" and rows["toy-mean"]["MAPE [paper]"].text() == "0.9000"
+
+
 def test_suite_column_groups_put_two_variants_in_one_row(setup, write_suite):
     """`column = "..."` in a [[methods]] entry: the ee-paper layout (NN = mlp | ee in one row)."""
     _, reg, store, put = setup

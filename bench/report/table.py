@@ -197,7 +197,7 @@ def _section(suite: Suite, registry: Registry, key: tuple, specs: list[RunSpec],
 
     headers = [f"{metric_of[m].label}{combo_label(c)}" for m in metrics for c in combos]
     headers += [f"fit s{combo_label(c)}" for c in combos]
-    ref = suite.table.reference
+    ref = suite.table.reference_for(dataset, split)
     ref_cols = sorted({col for vals in ref.values() for col in vals}, key=lambda h: headers.index(h) if h in headers else 99)
     headers += [f"{h} [paper]" for h in ref_cols]
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.run.limits import parse_memory, parse_timeout
+from bench.run.suite_reference import parse_reference
 from bench.plugins.registry import Registry
 from bench.core.spec import RunSpec
 
@@ -45,12 +46,18 @@ class TableLayout:
     columns: list[str] = field(default_factory=list)  # method params that split columns
     metrics: list[str] = field(default_factory=list)  # empty = the dataset's metrics
     reference: dict[str, dict[str, Any]] = field(default_factory=dict)  # row -> {column: value}
+    # a section's own reference rows, by "dataset/split"; they replace `reference` there
+    section_reference: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     column_labels: dict[str, str] = field(default_factory=dict)
     title: str = ""
     compare_to: str = ""  # row label or variant the paired tests compare every other row with
     test: str = "t-test"  # t-test | wilcoxon, paired over seeds
     # `bench table --check` tolerances (relative): {metric: tol} or {variant-or-label: {metric: tol}}
     tolerance: dict[str, Any] = field(default_factory=dict)
+
+    def reference_for(self, dataset: str, split: str) -> dict[str, dict[str, Any]]:
+        """The reference rows of one table section: its own ("dataset/split"), else the plain ones."""
+        return self.section_reference.get(f"{dataset}/{split}", self.reference)
 
 
 @dataclass
@@ -317,11 +324,15 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
         raise SuiteError(f"{path}: seeds list {', '.join(map(str, dupes))} more than once; "
                          "each seed is one run, so list it once")
     split_seeds = _check_split_seeds(raw.get("split_seeds", [0]), str(path))
+    try:
+        reference, section_reference = parse_reference(t.get("reference", {}), datasets, methods)
+    except ValueError as exc:
+        raise SuiteError(f"{path}: {exc}") from None
     return Suite(
         name=name or path.stem, path=path, description=raw.get("description", ""), seeds=seeds,
         datasets=datasets, methods=methods, timeout=timeout, memory_limit_mb=memory, split_seeds=split_seeds,
         table=TableLayout(columns=list(t.get("columns", [])), metrics=list(t.get("metrics", [])),
-                          reference=dict(t.get("reference", {})),
+                          reference=reference, section_reference=section_reference,
                           column_labels=dict(t.get("column_labels", {})), title=t.get("title", ""),
                           compare_to=str(t.get("compare_to", "")), test=_test_name(t, path),
                           tolerance=dict(t.get("tolerance", {}))))

@@ -30,6 +30,13 @@ own order, which for Kaggle's file is date descending, store ascending):
     Features, all categorical: store, day_of_week, promo, year, month, day, state.
     Needs ``store_states.csv``. Metrics: MAPE (headline), RMSPE.
 
+``shuffled`` -- the paper's Table 3 (its code's ``shuffle_data = True``): the same rows (Sales > 0)
+    and the same seven features as ``paper``, but one seeded permutation of *all* the rows
+    decides: test = its last ``n - floor(0.9 * n)`` rows (10 %, drawn at random, so test days
+    are mixed with train days), valid = its first ``valid_rows`` rows and train = the next
+    ``train_rows`` (default 200,000; the paper's code draws them with replacement, here without).
+    A split seed redraws all three parts. Needs ``store_states.csv``. Metrics: MAPE, RMSPE.
+
 ``kaggle`` -- a time split like the competition's: keep rows with Sales > 0 and Open != 0;
     test = the last 48 days of the data (computed from the latest date: 2015-06-14 ..
     2015-07-31 on the real file), valid = the 48 days before, train = everything earlier.
@@ -79,8 +86,8 @@ class Rossmann(Dataset):
     kind = "regression"
     target = "Sales"
     metrics = ("mape", "rmspe")
-    splits = ("paper", "kaggle")
-    seeded_splits = ("paper",)  # its train / valid draw; kaggle is a fixed time split
+    splits = ("paper", "kaggle", "shuffled")
+    seeded_splits = ("paper", "shuffled")  # their draws; kaggle is a fixed time split
     folder = "rossmann"
     files = ("train.csv", "store.csv")
     synthetic = False
@@ -89,8 +96,9 @@ class Rossmann(Dataset):
     description = ("Rossmann Store Sales (Kaggle, 2015): daily sales of 1,115 German drugstores, "
                    "2013-01-01 .. 2015-07-31. Split 'paper' follows Guo & Berkhahn (2016): test = the "
                    "most recent 10 % of the rows with sales, train = 200,000 rows drawn from the rest; "
-                   "features store, day of week, promo, year, month, day, state. Split 'kaggle': the "
-                   "last 48 days as test, many more features.")
+                   "features store, day of week, promo, year, month, day, state. Split 'shuffled' (the "
+                   "paper's Table 3): the same rows and features, test = a random 10 %. Split 'kaggle': "
+                   "the last 48 days as test, many more features.")
     how_to_get = (
         "Rossmann Store Sales is a Kaggle competition: sign in at Kaggle, accept the rules of the "
         f"competition rossmann-store-sales ({KAGGLE_URL}) and download train.csv and store.csv "
@@ -103,9 +111,9 @@ class Rossmann(Dataset):
     def load(self, split: str, ctx: LoadContext) -> Task:
         split = self.check_split(split)
         folder = self.require_files(ctx.data_dir)
-        if split == "paper" and not (folder / "store_states.csv").exists():
+        if split in ("paper", "shuffled") and not (folder / "store_states.csv").exists():
             raise FilesMissing(
-                f"dataset {self.name}: the paper split needs {folder / 'store_states.csv'} (Store,State) "
+                f"dataset {self.name}: the {split} split needs {folder / 'store_states.csv'} (Store,State) "
                 f"for its state feature; the split 'kaggle' works without it.\n{self.how_to_get}")
         from .features import build_task
         from .read import load_table
@@ -121,8 +129,8 @@ class RossmannSim(Dataset):
     kind = "regression"
     target = "Sales"
     metrics = ("mape", "rmspe")
-    splits = ("paper", "kaggle")
-    seeded_splits = ("paper",)  # its train / valid draw; kaggle is a fixed time split
+    splits = ("paper", "kaggle", "shuffled")
+    seeded_splits = ("paper", "shuffled")  # their draws; kaggle is a fixed time split
     folder = None
     files = ()
     synthetic = True

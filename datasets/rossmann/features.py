@@ -1,5 +1,5 @@
 """The rossmann task of a joined table: the rows kept, the features of each split (paper,
-kaggle) and the split itself."""
+shuffled, kaggle) and the split itself."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,7 +11,7 @@ from bench import FilesMissing, Schema, Split, Task
 
 from .read import MONTH_ABBR
 
-SPLIT_SEED = 0  # the paper split's default split seed; never a run's (model) seed
+SPLIT_SEED = 0  # the paper / shuffled splits' default split seed; never a run's (model) seed
 KAGGLE_TEST_DAYS = 48
 
 PAPER_FEATURES = ("store", "day_of_week", "promo", "year", "month", "day", "state")
@@ -100,25 +100,50 @@ def _kaggle_features(rows: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[st
     return cat, cont
 
 
-def _paper_split(rows: pd.DataFrame, train_rows: int | None, valid_rows: int,
-                 split_seed: int = SPLIT_SEED) -> Split:
+def _check_rows(train_rows: int | None, valid_rows: int) -> None:
     for name, value in (("train_rows", train_rows), ("valid_rows", valid_rows)):
         if (value is not None or name == "valid_rows") and not (
                 isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0):
             raise ValueError(f"{name} must be a non-negative integer"
                              f"{' or None' if name == 'train_rows' else ''}, got {value!r}")
+
+
+def _valid_then_train(drawn: np.ndarray, train_rows: int | None, valid_rows: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Valid = the first ``valid_rows`` of rows already in random order, train = the next
+    ``train_rows`` (None: all the rest); valid is served first, train gets what is left."""
+    n_valid = min(int(valid_rows), len(drawn))
+    n_train = len(drawn) - n_valid if train_rows is None else min(int(train_rows), len(drawn) - n_valid)
+    return drawn[:n_valid], drawn[n_valid:n_valid + n_train]
+
+
+def _make_split(name: str, train: np.ndarray, valid: np.ndarray, test: np.ndarray) -> Split:
+    return Split(name, np.sort(train).astype(np.int64), np.sort(valid).astype(np.int64),
+                 np.sort(test).astype(np.int64))
+
+
+def _paper_split(rows: pd.DataFrame, train_rows: int | None, valid_rows: int,
+                 split_seed: int = SPLIT_SEED) -> Split:
+    _check_rows(train_rows, valid_rows)
     n = len(rows)
     order = np.lexsort((rows["Store"].to_numpy(), rows["Date"].to_numpy().astype("datetime64[ns]")
                         .astype(np.int64)))  # stable: by date, then store, then position
     n_old = (9 * n) // 10  # floor(0.9 n): test is the last n - floor(0.9 n) rows
     old, test = order[:n_old], order[n_old:]
     perm = np.random.default_rng(split_seed).permutation(n_old)
-    n_valid = min(int(valid_rows), n_old)  # valid is reserved first, train capped by what is left
-    n_train = n_old - n_valid if train_rows is None else min(int(train_rows), n_old - n_valid)
-    valid = old[perm[:n_valid]]
-    train = old[perm[n_valid:n_valid + n_train]]
-    return Split("paper", np.sort(train).astype(np.int64), np.sort(valid).astype(np.int64),
-                 np.sort(test).astype(np.int64))
+    valid, train = _valid_then_train(old[perm], train_rows, valid_rows)
+    return _make_split("paper", train, valid, test)
+
+
+def _shuffled_split(n: int, train_rows: int | None, valid_rows: int,
+                    split_seed: int = SPLIT_SEED) -> Split:
+    """The paper's Table 3 protocol (its code's ``shuffle_data``): one seeded permutation of all
+    the rows; test = its last ``n - floor(0.9 n)`` rows, valid then train from the first ones."""
+    _check_rows(train_rows, valid_rows)
+    perm = np.random.default_rng(split_seed).permutation(n)
+    n_rest = (9 * n) // 10
+    valid, train = _valid_then_train(perm[:n_rest], train_rows, valid_rows)
+    return _make_split("shuffled", train, valid, perm[n_rest:])
 
 
 def _kaggle_split(rows: pd.DataFrame) -> Split:
@@ -139,9 +164,9 @@ def build_task(table: pd.DataFrame, split: str, *, dataset: str, train_rows: int
                valid_rows: int = 20_000, synthetic: bool = False, states_hint: str = "",
                split_seed: int = SPLIT_SEED) -> Task:
     """The task of one named split from a table made by :func:`join_raw`; ``split_seed`` seeds
-    the paper split's train / valid draw (the kaggle split draws nothing)."""
-    if split == "paper" and "State" not in table:
-        raise FilesMissing(f"dataset {dataset}: the paper split needs store_states.csv (columns "
+    the paper and shuffled splits' draws (the kaggle split draws nothing)."""
+    if split in ("paper", "shuffled") and "State" not in table:
+        raise FilesMissing(f"dataset {dataset}: the {split} split needs store_states.csv (columns "
                            f"Store,State: each store's German state) for its state feature. "
                            f"{states_hint}".strip())
     sales = table["Sales"].to_numpy()
@@ -159,6 +184,13 @@ def build_task(table: pd.DataFrame, split: str, *, dataset: str, train_rows: int
         what = (f"Rossmann paper split (Guo & Berkhahn 2016): rows with Sales > 0; test = the most "
                 f"recent {len(parts.test):,} rows; train {len(parts.train):,} and valid "
                 f"{len(parts.valid):,} rows drawn (split seed {split_seed}) from the older 90 %")
+    elif split == "shuffled":
+        cat, cont = _paper_features(rows), {}
+        parts = _shuffled_split(len(rows), train_rows, valid_rows, split_seed)
+        metrics = ("mape", "rmspe")
+        what = (f"Rossmann shuffled split (Guo & Berkhahn 2016, Table 3): rows with Sales > 0; test = "
+                f"{len(parts.test):,} rows (10 %) drawn at random, train {len(parts.train):,} and valid "
+                f"{len(parts.valid):,} rows drawn from the rest (split seed {split_seed})")
     elif split == "kaggle":
         cat, cont = _kaggle_features(rows)
         parts = _kaggle_split(rows)
