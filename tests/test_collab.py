@@ -189,3 +189,19 @@ def test_perf_collab_keeps_going_when_a_contender_fails(sim_task, monkeypatch):
     rows = perf_collab.run_collab(REG, {"random": sim_task}, ["bias"], ["surprise-svd"], echo=lambda s: None)
     assert rows[0]["method"] == "bias" and np.isfinite(rows[0]["rmse"])
     assert rows[1]["method"] == "surprise-svd" and "peer crashed" in rows[1]["error"]
+
+
+def test_weight_decay_scales_down_with_the_train_size_only():
+    """mf's decay is the tuned one up to its reference size, then sqrt(reference / rows) of it."""
+    assert C.wd_for_size(0.4, 76_000, 2_880) == 0.4          # smaller data: never scaled up
+    assert C.wd_for_size(0.4, 76_000, 76_000) == 0.4
+    assert C.wd_for_size(0.4, 76_000, 4 * 76_000) == pytest.approx(0.2)
+    assert C.wd_for_size(0.4, None, 10**7) == 0.4            # mf-fastai: the recipe as is
+
+
+def test_mf_records_the_scaled_decay_it_trained_with(sim_task):
+    train = sim_task.part("train")
+    entry = REG.method("mf")
+    ctx = FitContext()
+    entry.cls(**entry.resolved_params({"epochs": 1, "wd_reference_rows": len(train) // 4})).fit(train, None, ctx)
+    assert ctx.info["weight_decay"] == pytest.approx(0.4 / 2)

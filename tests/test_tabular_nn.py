@@ -226,3 +226,19 @@ def test_no_categorical_columns_and_no_valid_part():
     for cls in (MLP, EE):
         pred = cls(**FAST).fit(part, None, FitContext(seed=0)).predict(part)
         assert np.sqrt(np.mean((pred - y) ** 2)) < 0.5 * y.std()
+
+
+@pytest.mark.parametrize("rows,epochs", [(200_000, 10), (8_645, 200), (20_000, 100), (500, 200), (5_000_000, 10)])
+def test_auto_epochs_show_the_net_about_two_million_samples_within_10_to_200(rows, epochs):
+    assert PLUGIN.auto_epochs("auto", rows) == epochs
+    assert PLUGIN.auto_epochs(7, rows) == 7  # a number is kept
+
+
+def test_default_epochs_on_a_small_table_train_past_ten_and_stop_early():
+    """A few hundred rows: "auto" allows 200 epochs; patience ends the run once valid stalls."""
+    train, valid, _ = _parts("regression")
+    ctx = FitContext()
+    EE(hidden=(32, 32), batch_size=32).fit(train, valid, ctx)
+    fit = ctx.info["nn_fits"][0]
+    assert fit["epochs_run"] > 10
+    assert fit["stop_reason"] == "early-stopped" and fit["epochs_run"] == fit["best_epoch"] + 10
