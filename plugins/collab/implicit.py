@@ -133,7 +133,8 @@ class AutoRec(EmbeddingCF):
         return np.clip(out, *self.range_)
 
     def embeddings(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError(f"{self.name} learns no user or item vectors; for encoding=\"ee\" set ee_variant to mf, ncf or svdpp")
+        raise NotImplementedError(f"{self.name} learns no user or item vectors; for encoding='ee' "
+                                  f"set ee_variant to mf, ncf or svdpp")
 
 
 class SVDpp(EmbeddingCF):
@@ -156,10 +157,15 @@ class SVDpp(EmbeddingCF):
         u, i, nu, _ = ids(train.X, train.schema)
         order = np.argsort(u, kind="stable")
         self._user_items = (np.concatenate([[0], np.cumsum(np.bincount(u, minlength=nu))]), i[order])
+        self.range_ = rating_range(np.asarray(train.y))
         try:
             return super().fit(train, valid, ctx)
         finally:
             del self._user_items  # the nets keep it as buffers
+
+    def predict(self, data: Part) -> np.ndarray:
+        """The nets' mean, clipped to the train ratings' range (the sigmoid's reaches past it)."""
+        return np.clip(super().predict(data), *self.range_)
 
     def _network(self, n_users: int, n_items: int, y_range: tuple[float, float]) -> Any:
         from .nets import ImplicitDotBias
