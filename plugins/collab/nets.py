@@ -1,4 +1,4 @@
-"""The torch modules of ``mf`` and ``ncf``, and the CPU thread scope they train in.
+"""The torch modules of ``mf``, ``ncf``, ``svdpp`` and ``autorec``, and the CPU thread scope they train in.
 
 A module of its own so that loading the collab cards (listing, tables) does not import torch:
 the methods import it when they build a net.
@@ -66,6 +66,72 @@ class ConcatMLP(nn.Module):
     def vectors(self) -> dict[str, np.ndarray]:
         return {"user": self.user.weight.detach().float().cpu().numpy(),
                 "item": self.item.weight.detach().float().cpu().numpy()}
+
+
+class ImplicitDotBias(DotBias):
+    """SVD++ (Koren 2008): ``DotBias`` whose user vector is ``p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j``,
+    ``N(u)`` the items user u rated in train, given as a CSR (``indptr``, ``indices``)."""
+
+    def __init__(self, n_users: int, n_items: int, k: int, y_range: tuple[float, float],
+                 indptr: np.ndarray, indices: np.ndarray):
+        super().__init__(n_users, n_items, k, y_range)
+        self.implicit = nn.EmbeddingBag(n_items, k, mode="sum")
+        nn.init.normal_(self.implicit.weight, 0.0, 0.01)
+        indptr = torch.as_tensor(np.asarray(indptr, np.int64))
+        self.register_buffer("indptr", indptr)
+        self.register_buffer("indices", torch.as_tensor(np.asarray(indices, np.int64)))
+        self.register_buffer("norm", (indptr[1:] - indptr[:-1]).clamp(min=1).float().rsqrt())
+
+    def implicit_vectors(self, users: torch.Tensor) -> torch.Tensor:
+        """``|N(u)|^-1/2 sum_{j in N(u)} y_j`` for each of ``users`` (one bag per user)."""
+        starts = self.indptr[users]
+        lens = self.indptr[users + 1] - starts
+        offsets = torch.cumsum(lens, 0) - lens
+        total = int(lens.sum())  # users' bags laid end to end: position -> its entry in ``indices``
+        pos = torch.arange(total, device=users.device) + torch.repeat_interleave(starts - offsets, lens,
+                                                                                 output_size=total)
+        return self.implicit(self.indices[pos], offsets) * self.norm[users, None]
+
+    def user_vectors(self, u: torch.Tensor) -> torch.Tensor:
+        """``p_u`` plus the implicit part, each distinct user's bag summed once."""
+        users, inverse = torch.unique(u, return_inverse=True)
+        return self.user(u) + self.implicit_vectors(users)[inverse]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u, i = x[:, 0], x[:, 1]
+        dot = (self.user_vectors(u) * self.item(i)).sum(1)
+        z = dot + self.user_bias(u).squeeze(1) + self.item_bias(i).squeeze(1)
+        lo, hi = self.y_range
+        return torch.sigmoid(z) * (hi - lo) + lo
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        """As ``DotBias``, the user factors with their implicit part."""
+        with torch.no_grad():
+            users = torch.arange(self.user.num_embeddings, device=self.user.weight.device)
+            full = self.user_vectors(users)
+        return {"user": torch.cat([full, self.user_bias.weight], 1).detach().float().cpu().numpy(),
+                "item": DotBias.vectors(self)["item"]}
+
+
+class ItemAutoEncoder(nn.Module):
+    """I-AutoRec (Sedhain et al. 2015): an item's ratings by every user (0 where unobserved)
+    through one sigmoid hidden layer and an identity decoder back to every user."""
+
+    def __init__(self, n_users: int, hidden: int, dropout: float = 0.0):
+        super().__init__()
+        self.encoder, self.decoder = nn.Linear(n_users, hidden), nn.Linear(hidden, n_users)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.sigmoid(self.encoder(self.drop(r))))
+
+
+def observed_sse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """AutoRec's loss: squared errors on the observed entries only (NaN: unobserved), summed per
+    row and averaged over the batch's rows (the paper's per-item sum)."""
+    seen = ~torch.isnan(target)
+    err = torch.where(seen, out - torch.nan_to_num(target), torch.zeros((), dtype=out.dtype, device=out.device))
+    return err.pow(2).sum() / max(len(target), 1)
 
 
 class torch_threads:
