@@ -145,6 +145,7 @@ class SVDpp(EmbeddingCF):
     # mf: 0.8921): implicit_lr_mult 0.03 -> 0.8840, 0.1 -> 0.8837, 0.3 -> 0.8870 (1, i.e. none:
     # u1 0.9079 vs 0.9009 at 0.1); at 0.1, weight decay 0.3 -> 0.8875, 0.6 -> 0.8862, 7 epochs -> 0.8869.
     defaults = {**EMBEDDING_DEFAULTS, "n_factors": 50, "batch_size": 256, "lr": 1e-2, "weight_decay": 0.4,
+                "wd_reference_rows": 76_000,  # mf's decay, scaled as mf's on larger data
                 "implicit_lr_mult": 0.1}  # the y_j's lr (and so their decoupled decay) x this
     variants = {"svdpp": {}}
 
