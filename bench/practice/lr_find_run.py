@@ -113,8 +113,8 @@ def _rate(x: float | None) -> str:
 
 
 def title(f: Finding) -> str:
-    return (f"lr-find: {f.variant} on {f.dataset_ref}/{f.split} "
-            f"(fingerprint {f.fingerprint}, seed {f.seed})")
+    return (f"lr-find: {f.variant} on {f.dataset_ref}/{f.split}\n"
+            f"split fingerprint {f.fingerprint}, seed {f.seed}")
 
 
 def write_json(f: Finding, path: Path, command: str = "") -> Path:
@@ -166,8 +166,9 @@ def write_png(f: Finding, path: Path) -> Path:
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (a group's is this x its lr_mult)")
     ax.set_ylabel(f"training loss ({f.training.get('loss', '')})")
-    if c.smoothed:  # keep the diverging tail from squashing the interesting part
-        lo, hi = min(c.smoothed), max(c.smoothed[0], min(max(c.smoothed), 4 * min(c.smoothed)))
+    if c.smoothed:  # keep the diverging tail from squashing the descent: up to twice the drop above the start
+        first, lo = c.smoothed[0], min(c.smoothed)
+        hi = max(first, min(max(c.smoothed), first + 2 * (first - lo)))
         pad = 0.05 * (hi - lo or abs(hi) or 1.0)
         ax.set_ylim(lo - pad, hi + pad)
     ax.legend(fontsize=8)
