@@ -184,12 +184,15 @@ def write_suite_toml(path: Path, description: str, specs, title: str, metrics=()
     labels = {s.label for s in specs}
     if compare_to and compare_to in labels:
         lines.append(f"compare_to = {json.dumps(compare_to)}")
+    kept = {}
     for section, rows in (reference or {}).items():
         name, _, split = section.partition("/")
         rows = {k: v for k, v in rows.items() if k in labels}
         if rows and any(d[0] == name and d[2] == split for d in datasets):
-            lines += ["", f"[table.reference.{json.dumps(section)}]"]
-            lines += [f"{json.dumps(k)} = {_toml(v)}" for k, v in rows.items()]
+            kept[section] = rows
+    for section, rows in kept.items():  # one section: the plain form, which every suite parser reads
+        lines += ["", "[table.reference]" if len(kept) == 1 else f"[table.reference.{json.dumps(section)}]"]
+        lines += [f"{json.dumps(k)} = {_toml(v)}" for k, v in rows.items()]
     Path(path).write_text("\n".join(lines) + "\n")
     return Path(path)
 
