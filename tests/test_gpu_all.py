@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +23,13 @@ from bench.run.suite import load_suite
 ROOT = Path(__file__).resolve().parents[1]
 FILES = load_file(ROOT / "scripts" / "gpu_files.py")
 SECTIONS = load_file(ROOT / "scripts" / "gpu_sections.py")
-BLOCKED = "import sys, runpy; sys.modules.update(click=None, tqdm=None, platformdirs=None); "
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 # A torch family that fails at fit: it must be listed among the families by itself and must not
 # stop the others.
 BOOM = '''
 from bench.methods.torch import TorchMethod
+from conftest import run_gpu_script
 
 
 class Boom(TorchMethod):
@@ -50,11 +48,7 @@ class Boom(TorchMethod):
 
 
 def _script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    code = BLOCKED + (f"sys.argv = {['gpu_all.py', *args]!r}; "
-                      f"runpy.run_path({str(ROOT / 'scripts' / 'gpu_all.py')!r}, run_name='__main__')")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=900)
+    return run_gpu_script("gpu_all.py", *args, cwd=cwd, timeout=900)
 
 
 def _tiny_sources(root: Path) -> Path:
