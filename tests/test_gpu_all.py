@@ -19,6 +19,7 @@ from bench.plugins.registry import discover, load_file
 from bench.report.table import latest_records
 from bench.results.store import Store
 from bench.run.suite import load_suite
+from conftest import run_gpu_script
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = load_file(ROOT / "scripts" / "gpu_files.py")
@@ -29,7 +30,6 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 # stop the others.
 BOOM = '''
 from bench.methods.torch import TorchMethod
-from conftest import run_gpu_script
 
 
 class Boom(TorchMethod):
