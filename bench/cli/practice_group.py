@@ -118,7 +118,8 @@ def init_cmd(dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_de
     command = environment.command_line()
     text = readme(exp, command)
     click.echo("")
-    click.echo(text[text.index("## "):] if "## " in text else text, nl=False)  # the tables on
+    tables = text[text.index("## "):text.rindex("Command:")] if "## " in text else text  # the tables, no images
+    click.echo("\n".join(line for line in tables.splitlines() if not line.startswith("![")))
     try:
         written = write_files(exp, Path(out), command)
     except OSError as exc:

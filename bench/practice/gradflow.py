@@ -60,7 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("relu-normal", "relu", "normal", False, False, "culprit",
             "bad init: N(0,1) weights multiply the signal by ~sqrt(width/2) per layer; it explodes"),
     Setting("sigmoid-normal", "sigmoid", "normal", False, False, "culprit",
-            "bad init + saturating activation: big pre-activations flatten the sigmoid, gradients vanish"),
+            "bad init + saturating activation: pre-activations of std ~sqrt(width/2) saturate the sigmoids"),
     Setting("relu-default", "relu", "default", False, False, "culprit",
             "PyTorch's default init (variance 1/(3 fan-in)) shrinks a ReLU signal ~0.4x per layer"),
     Setting("tanh-default", "tanh", "default", False, False, "culprit",
@@ -70,7 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("relu-kaiming", "relu", "kaiming", False, False, "cure",
             "He init (variance 2/fan-in) keeps a ReLU net's signal and gradient the same size at every depth"),
     Setting("relu-normal-bn", "relu", "normal", True, False, "cure",
-            "batchnorm rescales every layer: the bad init's explosion is gone"),
+            "batchnorm rescales every layer, undoing the bad init's scale (a mean-field analysis, Yang et al. "
+            "2019, predicts gradients that still grow with depth at init)"),
     Setting("sigmoid-kaiming-bn", "sigmoid", "kaiming", True, False, "cure",
             "batchnorm keeps the sigmoid's inputs near zero, where its slope is largest"),
     Setting("relu-kaiming-res", "relu", "kaiming", False, True, "culprit",
@@ -78,7 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("relu-kaiming0-res", "relu", "kaiming-zero", False, True, "cure",
             "identity skips, branches zeroed at init: the signal and the gradient pass through unchanged"),
     Setting("sigmoid-default-res", "sigmoid", "default", False, True, "cure",
-            "identity skips carry the gradient past the sigmoids: no vanishing even with the default init"),
+            "identity skips carry the gradient past the sigmoids (default init); the branches' sum grows"),
 )
 
 

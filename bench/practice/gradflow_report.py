@@ -36,6 +36,11 @@ def gradient_change(p: Profile) -> float | None:
     return log_ratio(p.grad_norm[0], p.grad_norm[-1])
 
 
+def backward_change(p: Profile) -> float | None:
+    """log10 of the first layer's backward signal (std of d loss / d output) over the last's."""
+    return log_ratio(p.grad_std[0], p.grad_std[-1])
+
+
 def learned(o: Outcome) -> bool | None:
     """Whether the training loss fell by at least 2 % from its value at init (None: diverged)."""
     final = o.training.final_loss()
@@ -117,15 +122,18 @@ def _g(x: Any) -> str:
 def table(outcomes: list[Outcome], steps: int) -> list[str]:
     n = len(outcomes[0].at_init.layers)
     lines = [f"| setting | signal std, layer 1 / layer {n} (init) | grad norm, layer 1 / layer {n} (init) | "
-             f"first/last grad ratio | loss at init -> after {steps} steps | diverged? | verdict |",
-             "|---|---|---|---|---|---|---|"]
+             f"first/last grad ratio | backward signal, first/last | loss at init -> after {steps} steps | "
+             "diverged? | verdict |", "|---|---|---|---|---|---|---|---|"]
     for o in outcomes:
         a, t = o.at_init, o.training
         g = gradient_change(a)
         ratio = f"10^{g:+.1f}" if g is not None else "n/a"
+        b = backward_change(a)
+        back = f"10^{b:+.1f}" if b is not None else "n/a"
         div = f"yes (step {t.diverged_at})" if t.diverged_at is not None else "no"
         lines.append(f"| {o.setting} | {_g(a.act_std[0])} / {_g(a.act_std[-1])} | {_g(a.grad_norm[0])} / "
-                     f"{_g(a.grad_norm[-1])} | {ratio} | {_g(a.loss)} -> {_g(t.final_loss())} | {div} | {verdict(o)} |")
+                     f"{_g(a.grad_norm[-1])} | {ratio} | {back} | {_g(a.loss)} -> {_g(t.final_loss())} | {div} | "
+                     f"{verdict(o)} |")
     return lines
 
 
@@ -137,9 +145,13 @@ def readme(exp: Experiment, command: str = "") -> str:
            f"Seed {exp.seed}, device {exp.device}, {exp.seconds:.0f} s in all.", "",
            "Per layer (first = nearest the input): the standard deviation of the layer's output (the "
            "signal) and the L2 norm of the loss's gradient with respect to the layer's weights, at "
-           "initialization and after training, in train mode. \"Loss after N steps\" is the mean "
-           "training loss of the last 10 steps. A change of 10x or more across the layers counts as "
-           "vanishing or exploding; the verdicts and counts below are computed from the numbers.", ""]
+           "initialization and after training, in train mode. A weight's gradient is the backward signal "
+           "(the loss's gradient with respect to the layer's output, whose std is in its own column) times "
+           "the layer's input, so the two can differ: a signal that explodes forward and a gradient that "
+           "explodes backward cancel in the weights' gradient. \"Loss at init\" is on the measuring batch, "
+           "\"after N steps\" the mean training loss of the last 10 steps. A change of 10x or more across "
+           "the layers counts as vanishing or exploding; the verdicts and counts below are computed from the "
+           "signal and the weights' gradient.", ""]
     for family, outcomes in exp.outcomes.items():
         cfg = exp.settings[family]
         out += [f"## {TITLES.get(family, family)}", "", _setup(family, cfg), ""]
@@ -177,7 +189,8 @@ def document(exp: Experiment, command: str = "") -> dict[str, Any]:
 
     families = {}
     for family, outcomes in exp.outcomes.items():
-        families[family] = {"settings": exp.settings[family], "held": held(outcomes), "summary": summary(outcomes) + residual_gains(outcomes),
+        families[family] = {"settings": exp.settings[family], "held": held(outcomes),
+                            "summary": summary(outcomes) + residual_gains(outcomes),
                             "networks": [{"setting": o.setting, "role": o.role, "shows": o.shows, "config": o.config,
                                           "at_init": _profile(o.at_init), "after": _profile(o.after),
                                           "steps": o.steps, "losses": o.training.losses,
@@ -205,18 +218,20 @@ def _plain(x: Any) -> Any:
 
 
 def write_png(family: str, outcomes: list[Outcome], steps: int, path: Path) -> Path:
-    """2 x 2 panels: signal std and gradient norm (rows) per layer, at init and after training
-    (columns), log y; one line per network (a diverged one is missing after training)."""
+    """3 x 2 panels: signal std, weights' gradient norm and backward signal (rows) per layer, at
+    init and after training (columns), log y; one line per network (a diverged one is missing
+    after training)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex=True)
+    fig, axes = plt.subplots(3, 2, figsize=(13, 11), sharex=True)
     colours = plt.get_cmap("tab20").colors
     for j, moment in enumerate(("at_init", "after")):
         for i, (attr, label) in enumerate((("act_std", "signal: std of the layer's output"),
-                                           ("grad_norm", "gradient norm of the layer's weights"))):
+                                           ("grad_norm", "gradient norm of the layer's weights"),
+                                           ("grad_std", "backward signal: std of d loss / d output"))):
             ax = axes[i][j]
             for k, o in enumerate(outcomes):
                 p = getattr(o, moment)
@@ -231,7 +246,7 @@ def write_png(family: str, outcomes: list[Outcome], steps: int, path: Path) -> P
             ax.grid(True, which="major", alpha=0.3)
             ax.set_ylabel(label, fontsize=9)
             ax.set_title(f"{'at initialization' if moment == 'at_init' else f'after {steps} steps'}", fontsize=10)
-            if i == 1:
+            if i == 2:
                 ax.set_xlabel("layer (1 = nearest the input)")
     handles, labels = axes[0][1].get_legend_handles_labels()  # names the diverged ones
     fig.legend(handles, labels, loc="center right", fontsize=8, title="dashed: culprit, solid: cure",

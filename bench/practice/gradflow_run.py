@@ -25,8 +25,8 @@ from bench.run.execute import load_task
 
 CNN_FAMILY = "cifar-resnet"
 CNN_SHOWS = {  # (role, what it shows) per variant suffix; He init everywhere
-    "plain": ("cure", "depth without skips, but with He init and batchnorm: the signal should hold "
-                      "(He et al. saw no vanishing gradients), yet it trains slower than the ResNet"),
+    "plain": ("cure", "depth without skips, with He init and batchnorm (He et al. 2016: batchnorm keeps the "
+                      "signal and the gradients healthy here, yet deep plain nets train worse)"),
     "resnet": ("cure", "the same depth with identity shortcuts and batchnorm: He et al.'s ResNet"),
     "plain-nobn": ("culprit", "depth without skips or batchnorm: He init alone has to hold the signal"),
     "resnet-nobn": ("cure", "identity shortcuts without batchnorm, residual branches zeroed at init"),
