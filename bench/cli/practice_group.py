@@ -118,7 +118,8 @@ def init_cmd(dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_de
     command = environment.command_line()
     text = readme(exp, command)
     click.echo("")
-    tables = text[text.index("## "):text.rindex("Command:")] if "## " in text else text  # the tables, no images
+    end = text.rfind("Command:")
+    tables = text[text.find("## "):end if end > 0 else None]  # the tables (the README has no image before them)
     click.echo("\n".join(line for line in tables.splitlines() if not line.startswith("![")))
     try:
         written = write_files(exp, Path(out), command)
