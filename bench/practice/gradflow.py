@@ -62,7 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sigmoid-normal", "sigmoid", "normal", False, False, "culprit",
             "bad init + saturating activation: pre-activations of std ~sqrt(width/2) saturate the sigmoids"),
     Setting("relu-default", "relu", "default", False, False, "culprit",
-            "PyTorch's default init (variance 1/(3 fan-in)) shrinks a ReLU signal ~0.4x per layer"),
+            "PyTorch's default init: weights of variance 1/(3 fan-in) scale a ReLU signal by ~0.4 per layer "
+            "(the biases add a floor)"),
     Setting("tanh-default", "tanh", "default", False, False, "culprit",
             "tanh with the default init: the signal and its gradient shrink layer by layer"),
     Setting("sigmoid-default", "sigmoid", "default", False, False, "culprit",
