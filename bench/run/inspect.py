@@ -12,7 +12,7 @@ from bench.core.spec import RunSpec
 from bench.core.task import Task
 from bench.data.artifacts import ArtifactCache
 from bench.plugins.registry import Registry
-from bench.run.execute import load_task, resolve_method, task_key
+from bench.run.execute import fit_scope, load_task, resolve_method
 
 
 @dataclass
@@ -61,6 +61,7 @@ def task_context(reg: Registry, dataset: str, split: str | None, variant: str, s
     task = load_task(reg, spec, data_dir, cache_dir)
     ctx = FitContext(seed=seed, device=environment.resolve_device(device),
                      artifacts=ArtifactCache(cache_dir) if keep_fits else None,
-                     task_key=task_key(spec, task), dataset=dataset)
+                     task_key=fit_scope(spec, task, environment.default_threads(), environment.resolve_device(device)),
+                     dataset=dataset)
     ctx.resolve_method = lambda v, o: resolve_method(reg, v, o)
     return Loaded(task, ds, split, ctx)
