@@ -3,6 +3,7 @@ toy datasets, and a suite file using them. Nothing here needs downloaded data.""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -436,3 +437,19 @@ def _plugin_modules_restored():
     before = {k: v for k, v in sys.modules.items() if k.startswith("_bench_plugin_")}
     yield
     sys.modules.update(before)
+
+
+# -- the GPU scripts, run as the GPU machine runs them ------------------------------------------
+
+GPU_SCRIPT_BLOCKED = "import sys, runpy; sys.modules.update(click=None, tqdm=None, platformdirs=None); "
+
+
+def run_gpu_script(name: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``scripts/NAME args`` with ``PYTHONPATH=.`` only, click, tqdm and platformdirs blocked (the GPU
+    machine has none of them), on the CPU with one thread."""
+    root = Path(__file__).resolve().parents[1]
+    code = GPU_SCRIPT_BLOCKED + (f"sys.argv = {[name, *args]!r}; "
+                                 f"runpy.run_path({str(root / 'scripts' / name)!r}, run_name='__main__')")
+    env = {**os.environ, "PYTHONPATH": str(root), "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)

@@ -5,9 +5,7 @@ suite file it writes finds again."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +15,14 @@ from bench.plugins.registry import discover, load_file
 from bench.results.store import Store
 from bench.run.suite import load_suite
 from bench.report.table import latest_records
+from conftest import run_gpu_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = load_file(ROOT / "scripts" / "gpu_vision.py")
-BLOCKED = "import sys, runpy; sys.modules.update(click=None, tqdm=None, platformdirs=None); "
 
 
 def _script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    code = BLOCKED + (f"sys.argv = {['gpu_vision.py', *args]!r}; "
-                      f"runpy.run_path({str(ROOT / 'scripts' / 'gpu_vision.py')!r}, run_name='__main__')")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return run_gpu_script("gpu_vision.py", *args, cwd=cwd, timeout=600)
 
 
 def test_parts_round_trip_and_refuse_a_changed_part(tmp_path):

@@ -21,7 +21,8 @@ ALLOWED = {
     "run": {"core", "data", "plugins", "results"},
     "report": {"core", "data", "plugins", "results", "run"},
     "perf": {"core", "data", "nn", "methods", "plugins", "results", "run"},
-    "cli": {"core", "data", "nn", "methods", "plugins", "results", "run", "report", "perf"},
+    "practice": {"core", "data", "nn", "methods", "plugins", "results", "run"},
+    "cli": {"core", "data", "nn", "methods", "plugins", "results", "run", "report", "perf", "practice"},
 }
 
 

@@ -46,3 +46,28 @@ def test_perf_harness_command_on_the_toy_suite(cli):
     assert all(math.isnan(r) or r > 0 for r in ratios)
     res = invoke("perf", "harness", "--suite", "toy", "--settings", "two")
     assert res.exit_code == 2 and "neither 'inline' nor a number" in res.output
+
+
+def test_time_to_a_quality_is_the_first_epoch_at_or_below_it():
+    from bench.perf.tabular import peer_comparison, time_to
+
+    curve = [(10.0, 0.20), (20.0, 0.12), (30.0, 0.13), (40.0, 0.10)]
+    assert time_to(curve, 0.13) == 20.0 and time_to(curve, 0.10) == 40.0 and time_to(curve, 0.05) is None
+    peer = {"best_valid_mape": 0.12, "curve": [(50.0, 0.15), (100.0, 0.12)], "mape": 0.2}
+    c = peer_comparison({"curve": curve, "mape": 0.1}, peer)
+    assert (c["bench_s_to_it"], c["peer_s_to_it"], c["time_ratio"], c["mape_ratio"]) == (20.0, 100.0, 0.2, 0.5)
+    never = peer_comparison({"curve": [(5.0, 0.3)], "mape": 0.3}, peer)
+    assert never["bench_s_to_it"] is None and never["time_ratio"] is None
+
+
+def test_bench_side_of_the_peer_race_stamps_every_epoch_from_the_start_of_fit(tmp_path):
+    from bench.perf.tabular import bench_ee
+
+    torch.set_num_threads(1)
+    reg = discover(entry_points=False)
+    task = load_task(reg, RunSpec(suite="", dataset="rossmann-sim", dataset_params=(), split="paper", method="",
+                                  params=(), seed=0), tmp_path / "data", tmp_path / "cache")
+    r = bench_ee(reg, task, "ee", "cpu", {"epochs": 3, "hidden": (16, 16), "patience": None})
+    walls = [t for t, _ in r["curve"]]
+    assert len(walls) == 3 == r["epochs"] and walls == sorted(walls) and 0 < walls[-1] <= r["fit_s"]
+    assert r["best_valid_mape"] == min(v for _, v in r["curve"])

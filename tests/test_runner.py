@@ -311,3 +311,20 @@ def test_a_plugins_lazy_imports_are_not_timed_as_its_fit(tmp_path, monkeypatch, 
     assert res.exit_code == 0, res.output
     (rec,) = [r for r in run_records(results).values()]
     assert rec["status"] == "ok" and rec["fit_seconds"] < 1.0  # the 1.5 s import came before the clock
+
+
+def test_a_shared_fit_is_reused_only_under_the_same_threads(tmp_path):
+    """The mf fit that a "with EE" forest uses is cached per thread count (other floats under 1
+    thread than under 2): a run at --threads 2 never takes the fit a --threads 1 run made."""
+    import bench
+
+    params = {"n_estimators": 5, "encoding": "ee", "ee_variant": "mf"}
+
+    def run(threads):
+        rec = bench.run_one("random-forest", "movielens-sim", split="random", params=params, threads=threads,
+                            data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
+        assert rec.status == "ok", rec.error
+        return "helper_fits" in rec.info  # the mf network was trained in this run
+
+    assert run(1) and run(2)  # each setting fits its own
+    assert not run(2) and not run(1)  # and reuses it after

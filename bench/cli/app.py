@@ -21,6 +21,8 @@ COMMANDS = {
     "plot": "bench.cli.plot:plot",
     "perf": "bench.cli.perf:perf",
     "reference": "bench.cli.reference:reference_cmd",
+    "lr-find": "bench.cli.practice:lr_find_cmd",
+    "practice": "bench.cli.practice_group:practice",
 }
 
 

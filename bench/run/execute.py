@@ -95,6 +95,14 @@ def task_key(spec: RunSpec, task: Task) -> str:
     return f"{spec.dataset}[{params}]/{spec.split}/{task.split.fingerprint}"
 
 
+def fit_scope(spec: RunSpec, task: Task, threads: int | None, device: str) -> str:
+    """Where a run's shared fits (e.g. the ee network whose embeddings the "with EE" baselines use)
+    are cached: the task, plus the thread count and device, since a fit under 1 thread or on a GPU
+    gives other floats than under 2 threads on the CPU, and a run keyed by its --threads must use
+    a shared fit made under the same setting, never whichever run built it first."""
+    return f"{task_key(spec, task)}|threads={threads}|device={str(device).split(':')[0]}"
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -238,7 +246,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
     rec = base_record(registry, spec, TaskMeta.of(spec, task), opts)
     ctx = FitContext(seed=spec.seed, device=opts.device,
                      time_budget=limits.method_budget(limits.effective(opts.timeout, spec.timeout)),
-                     artifacts=ArtifactCache(opts.cache_dir), task_key=task_key(spec, task), show_progress=opts.show_progress,
+                     artifacts=ArtifactCache(opts.cache_dir), task_key=fit_scope(spec, task, opts.threads, opts.device), show_progress=opts.show_progress,
                      dataset=spec.dataset)
     ctx.resolve_method = lambda variant, overrides: resolve_method(registry, variant, overrides)
     try:

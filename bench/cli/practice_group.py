@@ -1,0 +1,128 @@
+"""`bench practice`: the deck's "In practice" experiments that are not a suite's table.
+
+`bench practice init`: initialization and gradient flow (bench.practice.gradflow)."""
+from __future__ import annotations
+
+import click
+
+from bench.cli.options import device_option, plugins_option, registry_for, split_csv
+from bench.data import paths
+
+DEFAULT_DATASET = "cifar10[train_per_class=200,valid_size=500,test_per_class=100]"
+
+
+@click.group()
+def practice() -> None:
+    """In-practice experiments: how networks train, measured on real data (not a suite's table)."""
+
+
+def widths_option(ctx, param, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        widths = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        widths = ()
+    if len(widths) != 3 or min(widths) < 1:
+        raise click.BadParameter(f"{value!r} is not three positive channel counts, e.g. 16,32,64",
+                                 param_hint="--cnn-widths")
+    return widths
+
+
+@practice.command("init")
+@click.option("--dataset", default=DEFAULT_DATASET, show_default=True,
+              help="An image dataset with its parameters, as `bench run --datasets` takes them.")
+@click.option("--settings", "settings", multiple=True, metavar="NAMES",
+              help="Only these networks (comma-separated MLP settings and CNN variants; default: all).")
+@click.option("--depth", type=click.IntRange(min=2), default=20, show_default=True, help="MLP hidden layers.")
+@click.option("--width", type=click.IntRange(min=1), default=256, show_default=True, help="MLP units per layer.")
+@click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True, help="MLP training steps.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
+              help="MLP learning rate (SGD, momentum 0.9).")
+@click.option("--batch-size", type=click.IntRange(min=2), default=128, show_default=True, help="MLP batch size.")
+@click.option("--cnn/--no-cnn", default=True, show_default=True, help="Also plain vs residual CIFAR nets.")
+@click.option("--cnn-depth", type=click.Choice(["20", "56"]), default="56", show_default=True,
+              help="Depth of the CIFAR nets (the cnn plugin's plain-D / resnet-D variants).")
+@click.option("--cnn-steps", type=click.IntRange(min=1), default=100, show_default=True,
+              help="CNN training steps.")
+@click.option("--cnn-widths", callback=widths_option, metavar="A,B,C",
+              help="Channels of the three stages (default: the variants', 16,32,64).")
+@click.option("--cnn-batch-size", type=click.IntRange(min=2), help="CNN batch size (default: the variants', 128).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the init, batch order and measuring batch.")
+@click.option("--device", default="cpu", show_default=True, callback=device_option)
+@click.option("--threads", type=click.IntRange(min=1), help="torch threads (default: torch's).")
+@click.option("--data-dir", type=click.Path(file_okay=False))
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default="results/practice/init", show_default=True,
+              help="Folder for init.json, README.md and the plots (made if missing).")
+@plugins_option
+def init_cmd(dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_depth, cnn_steps, cnn_widths,
+             cnn_batch_size, seed, device, threads, data_dir, cache_dir, out, plugins) -> None:
+    """Initialization and gradient flow: do signals and gradients vanish or explode with depth, a
+    saturating activation or a bad init, and do residual connections, He init and batchnorm cure it?
+
+    \b
+    Two families of networks, each built under --seed and measured on one fixed batch of 256
+    training images, at initialization and after training:
+      MLPs   --depth hidden layers of --width units on the flattened, standardized images; a
+             curated list of settings (activation relu/tanh/sigmoid; init N(0,1) "bad init",
+             PyTorch's default, Kaiming (He et al. 2015) normal fan-in, Kaiming with zeroed
+             residual branches; batchnorm; identity skips x + linear(act(x))), each with a line
+             saying what it shows; SGD momentum 0.9 at --lr for --steps steps;
+      CNNs   the cnn plugin's plain-D, resnet-D, plain-D-nobn and resnet-D-nobn (D = --cnn-depth,
+             He et al. 2016), built as the plugin builds them, each at its own lr (0.1 with
+             batchnorm, 0.01 without), no augmentation, for --cnn-steps steps.
+    Per layer (the MLP's hidden layers; the CNN's stem and blocks): the std of its output (the
+    signal) and the L2 norm of the loss's gradient on its weights. It prints a line per network
+    and writes OUT/README.md (the claim; a table per family: first and last layer's signal and
+    gradient at init, their ratio, the loss after training, divergence, a verdict computed from
+    the numbers), OUT/init.json (every per-layer series, settings, dataset and split fingerprint,
+    seed, device, versions, command) and OUT/mlp.png, OUT/cnn.png (per-layer curves, log scale).
+
+    \b
+    Example (a few minutes at one thread; the CNNs take most of it):
+      bench practice init --data-dir ../shared/data --threads 1 --out /tmp/practice-init
+    """
+    from pathlib import Path
+
+    from bench.core import environment
+    from bench.core.dataset import FilesMissing
+    from bench.practice.gradflow import select
+    from bench.practice.gradflow_report import readme, write_files
+    from bench.practice.gradflow_run import known_names, load_data, run_experiment
+    from bench.run.suite import parse_dataset_ref
+
+    names = split_csv(settings) or None
+    try:
+        select(names, known_names(int(cnn_depth)))
+    except KeyError as exc:
+        raise click.UsageError(f"--settings: {exc.args[0]}") from None
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    reg = registry_for(plugins)
+    try:
+        name, params = parse_dataset_ref(dataset)
+        data = load_data(reg, name, params, data_dir=paths.data_dir(data_dir), cache_dir=paths.cache_dir(cache_dir),
+                         seed=seed)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise click.UsageError(f"--dataset {dataset}: {exc.args[0] if exc.args else exc}") from None
+    except FilesMissing as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{data.ref}: {len(data.labels)} training images, {data.n_classes} classes, "
+               f"split fingerprint {data.fingerprint}")
+    exp = run_experiment(reg, data, names=names, depth=depth, width=width, steps=steps, lr=lr, batch_size=batch_size,
+                         cnn=cnn, cnn_depth=int(cnn_depth), cnn_widths=cnn_widths, cnn_steps=cnn_steps,
+                         cnn_batch_size=cnn_batch_size, seed=seed, device=device, echo=click.echo)
+    command = environment.command_line()
+    text = readme(exp, command)
+    click.echo("")
+    end = text.rfind("Command:")
+    tables = text[text.find("## "):end if end > 0 else None]  # the tables (the README has no image before them)
+    click.echo("\n".join(line for line in tables.splitlines() if not line.startswith("![")))
+    try:
+        written = write_files(exp, Path(out), command)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the results in --out {out}: {exc}")
+    click.echo(f"wrote {', '.join(str(p) for p in written)} ({exp.seconds:.0f} s)")
