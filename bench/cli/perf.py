@@ -74,7 +74,8 @@ def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_vari
     if out:
         lines = [f"# bench perf tabular: {dataset}/{split}", "",
                  f"- Command: `{environment.command_line()}`",
-                 f"- Hardware: {environment.hardware(dev)}; device `{dev}`",
+                 f"- Hardware: {environment.hardware(dev)}; device `{dev}`; "
+                 f"{perf_mod.torch_threads()} torch threads (OMP_NUM_THREADS sets them)",
                  "- Versions: " + ", ".join(f"{k} {v}" for k, v in environment.versions().items()),
                  f"- Split fingerprint: `{task.split.fingerprint}`", ""]
         for section in dict.fromkeys(r["section"] for r in rows_out):

@@ -268,6 +268,10 @@ def run_tabular(registry, task, device: str = "cpu", batches=(128, 1024), rows: 
     return out
 
 
+def torch_threads() -> int:
+    return torch.get_num_threads()
+
+
 def _figures(r: dict[str, Any]) -> dict[str, Any]:
     """A result's scalar figures (the per-epoch curve stays out of the table)."""
     return {k: v for k, v in r.items() if k != "curve"}
