@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.core import environment
 from bench.data.paths import atomic_write, write_file
+from bench.practice.jsonable import jsonable
 from bench.practice.gradflow import Outcome, Profile
 from bench.practice.gradflow_run import Experiment
 
@@ -206,17 +207,6 @@ def document(exp: Experiment, command: str = "") -> dict[str, Any]:
             "command": command}
 
 
-def _plain(x: Any) -> Any:
-    """JSON-ready: tuples as lists, non-finite floats as None."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    return x
-
-
 def write_png(family: str, outcomes: list[Outcome], steps: int, path: Path) -> Path:
     """3 x 2 panels: signal std, weights' gradient norm and backward signal (rows) per layer, at
     init and after training (columns), log y; one line per network (a diverged one is missing
@@ -263,7 +253,7 @@ def write_files(exp: Experiment, out_dir: Path, command: str = "") -> list[Path]
     """DIR/init.json, DIR/README.md and DIR/<family>.png (the folder is made if missing)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [write_file(out_dir / "init.json", json.dumps(_plain(document(exp, command)), indent=1,
+    paths = [write_file(out_dir / "init.json", json.dumps(jsonable(document(exp, command)), indent=1,
                                                           allow_nan=False) + "\n"),
              write_file(out_dir / "README.md", readme(exp, command))]
     for family, outcomes in exp.outcomes.items():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from bench.core import environment
 from bench.data.paths import atomic_write, write_file
 from bench.plugins.registry import Registry
+from bench.practice.jsonable import jsonable
 from bench.practice.lr_find import Curve, Suggestions, check_network, find_lr, suggest
 from bench.run.inspect import task_context
 
@@ -130,20 +130,7 @@ def write_json(f: Finding, path: Path, command: str = "") -> Path:
                   "smoothing_beta": 0.98, "diverge_factor": 4.0},
         "bench_version": environment.versions().get("bench", ""), "command": command,
     }
-    return write_file(path, json.dumps(_plain(doc), indent=1, allow_nan=False) + "\n")
-
-
-def _plain(x: Any) -> Any:
-    """JSON-ready: tuples as lists, non-finite floats as None, anything else unknown as its repr."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if x is None or isinstance(x, (str, int, bool)):
-        return x
-    return repr(x)
+    return write_file(path, json.dumps(jsonable(doc), indent=1, allow_nan=False) + "\n")
 
 
 def write_png(f: Finding, path: Path) -> Path:
