@@ -188,3 +188,16 @@ def test_the_suite_on_embedded_data_renders_its_page(tmp_path, bench_cmd):
         row = next(x for x in section.splitlines() if x.startswith(f"| {label} |"))
         assert row.split(" | ")[5] == f"{lr:g}", (ds, label, row)
     assert len(chosen) == 2 * len(op.OPTIMIZERS)
+
+
+def test_stale_records_are_counted_on_the_page():
+    spec, rec = run("adam", lr=0.01)
+    text = op.readme(runs_from([(spec, rec, True)]), METHODS)
+    assert "1 recorded by older code (stale" in text
+
+
+def test_no_records_is_a_clear_error(bench_cmd, tmp_path):
+    result = bench_cmd(["practice", "optimizers", "--results-dir", tmp_path / "empty", "--out", tmp_path / "page"])
+    assert result.exit_code == 1
+    assert "no record of suite practice-optimizers" in result.output and "bench run --suite" in result.output
+    assert not (tmp_path / "page").exists()

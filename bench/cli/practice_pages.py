@@ -13,18 +13,20 @@ from bench.cli.options import plugins_option, registry_for, results_option, suit
 
 
 def suite_runs(suite_name: str, results_dir: str, plugins: tuple[str, ...]):
-    """(suite, runs): every planned run of the suite with its chosen record, as practice Runs."""
+    """(suite, runs): every planned run of the suite with the record its table shows (the newest
+    by the current code, else the newest, marked stale), as practice Runs."""
     from bench.practice.suite_runs import runs_from
-    from bench.report import table
+    from bench.report import selection
     from bench.results.store import Store
 
     reg = registry_for(plugins)
     suite = suite_for(reg, suite_name)
     try:
-        pairs = table.chosen_records(suite, reg, Store(Path(results_dir)))
+        records, by_id = selection.records_by_id(Store(Path(results_dir)))
+        specs = selection.plan(suite, reg, records).specs
+        return suite, runs_from((s, *selection.choose(reg, s, by_id)) for s in specs)
     except (KeyError, ValueError) as exc:
         raise click.ClickException(str(exc.args[0] if exc.args else exc))
-    return suite, runs_from(pairs)
 
 
 def render(page_module: str, suite_name: str, results_dir: str, out: str, plugins: tuple[str, ...]) -> None:

@@ -37,6 +37,7 @@ class Run:
     fit_seconds: float | None = None
     history: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     record: RunRecord | None = None
+    stale: bool = False  # the record was made by other code than the current (shown, and said so)
 
     @property
     def ok(self) -> bool:
@@ -88,9 +89,9 @@ def valid_score(rec: RunRecord, lower_is_better: bool) -> float | None:
     return scores[-1]
 
 
-def make_run(spec: RunSpec, rec: RunRecord | None) -> Run:
+def make_run(spec: RunSpec, rec: RunRecord | None, stale: bool = False) -> Run:
     """A :class:`Run` from a suite's planned spec and the record its table would show (or None)."""
-    base = dict(task=spec.dataset, label=spec.label, seed=spec.seed, params=dict(spec.params))
+    base = dict(task=spec.dataset, label=spec.label, seed=spec.seed, params=dict(spec.params), stale=stale)
     if rec is None:
         return Run(status=MISSING, why="not run yet", **base)
     metrics = list(rec.dataset.get("metrics") or rec.metrics)
@@ -109,9 +110,9 @@ def make_run(spec: RunSpec, rec: RunRecord | None) -> Run:
                history=tuple(rec.history), record=rec, **base)
 
 
-def runs_from(pairs: Iterable[tuple[RunSpec, RunRecord | None]]) -> list[Run]:
-    """Every planned run with its record (``bench.report.table.chosen_records``' pairs)."""
-    return [make_run(s, r) for s, r in pairs]
+def runs_from(pairs: Iterable[tuple]) -> list[Run]:
+    """Every planned run from (spec, record or None[, stale]) tuples, as the tables choose them."""
+    return [make_run(*p) for p in pairs]
 
 
 def tasks(runs: Iterable[Run]) -> list[str]:
@@ -278,9 +279,11 @@ def provenance(runs: Sequence[Run]) -> list[str]:
     versions = recs[0].versions
     shown = ", ".join(f"{k} {versions[k]}" for k in ("bench", "torch", "numpy", "python") if k in versions)
     missing = sum(r.status == MISSING for r in runs)
+    stale = sum(r.stale for r in runs if r.record is not None)
     lines = [f"- seeds {', '.join(map(str, seeds))} (mean ± std over them: initialisation and batch order; "
              f"one split per task); {len(runs)} runs, {len(recs)} recorded"
-             + (f", {missing} not run yet" if missing else ""),
+             + (f", {missing} not run yet" if missing else "")
+             + (f"; {stale} recorded by older code (stale: re-run the suite to refresh them)" if stale else ""),
              f"- threads per run: {', '.join(map(str, threads)) or 'n/a'}; hardware: {'; '.join(hardware)}",
              f"- versions: {shown}"]
     return lines
