@@ -1,11 +1,13 @@
 """`bench practice`: the deck's "In practice" experiments that are not a suite's table.
 
-`bench practice init`: initialization and gradient flow (bench.practice.gradflow)."""
+`bench practice init`: initialization and gradient flow (bench.practice.gradflow).
+`bench practice optimizers` / `lr`: the pages of the practice-optimizers / practice-lr suites."""
 from __future__ import annotations
 
 import click
 
 from bench.cli.options import device_option, plugins_option, registry_for, split_csv
+from bench.cli.practice_pages import lr_cmd, optimizers_cmd
 from bench.data import paths
 
 DEFAULT_DATASET = "cifar10[train_per_class=200,valid_size=500,test_per_class=100]"
@@ -14,6 +16,10 @@ DEFAULT_DATASET = "cifar10[train_per_class=200,valid_size=500,test_per_class=100
 @click.group()
 def practice() -> None:
     """In-practice experiments: how networks train, measured on real data (not a suite's table)."""
+
+
+practice.add_command(optimizers_cmd)  # pages from the practice-* suites' records
+practice.add_command(lr_cmd)
 
 
 def widths_option(ctx, param, value: str | None) -> tuple[int, ...] | None:
