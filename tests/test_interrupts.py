@@ -141,10 +141,12 @@ def test_a_worker_busy_in_a_fit_dies_with_a_sigkilled_parent(plugin_dir, bench_p
         assert time.monotonic() < end, "the fit never started"
         time.sleep(0.05)
     worker = psutil.Process(int(pid_file.read_text()))
+    helpers = psutil.Process(proc.pid).children(recursive=True)  # the fork server and the worker
+    assert worker in helpers
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    gone, alive = psutil.wait_procs([worker], timeout=10)
-    assert not alive, "the worker outlived its parent"
+    gone, alive = psutil.wait_procs(helpers, timeout=10)
+    assert not alive, f"outlived their parent: {[p.cmdline()[-1][:80] for p in alive]}"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
