@@ -2,13 +2,13 @@
 
 The suite sweeps the learning rate of network pairs that differ only in batchnorm (the
 ``batchnorm`` parameter of their spec), and, on a rating task, the sigmoid ``y_range`` of a
-pair. This module reads the chosen record of every planned run (ok, failed or missing) into
-:class:`Run`, groups them by dataset split into a :class:`Grid` (two or more learning rates) or a
-:class:`Ranges` (two or more y-ranges), and computes from the numbers alone: which runs diverged
+pair (bench.practice.bn_ranges). This module reads the chosen record of every planned run (ok,
+failed or missing) into :class:`Run`, a dataset split's grid into a :class:`Grid`, and computes
+from the numbers alone: which runs diverged
 (a non-finite loss or validation score in the per-epoch history, a "diverged" note, or a failed
 run whose error says its predictions were not finite), the first epoch a run reaches a target
 validation score, the highest rate at which each arm trains, and one verdict per claim.
-No plotting and no I/O here (bn_report writes the page, bn_plots the figures).
+No plotting and no I/O here (bn_report writes the page, bn_plots draws the figures).
 """
 from __future__ import annotations
 
@@ -96,6 +96,11 @@ def lower_is_better(metric: str) -> bool:
     if name in METRICS:
         return METRICS[name].lower_is_better
     return "acc" not in name and "auc" not in name
+
+
+def label(metric: str) -> str:
+    """A metric's name as tables print it (MAPE, RMSE, accuracy)."""
+    return METRICS[metric].label if metric in METRICS else metric
 
 
 def history_key(runs: list[Run]) -> str | None:
@@ -252,9 +257,6 @@ class Grid:
             return None
         return min(scored, key=lambda t: t[1]) if self.metric_lower else max(scored, key=lambda t: t[1])
 
-    def diverged_runs(self) -> list[Run]:
-        return [r for r in self.runs if r.diverged is not None]
-
 
 def _lr(x: float | None) -> str:
     return "none" if x is None else f"{x:g}"
@@ -273,132 +275,16 @@ def grid_verdicts(g: Grid) -> list[str]:
     fast = f_bn is not None and (f_no is None or f_bn[1] < f_no[1])
     line = (f"**Batchnorm trains faster: {'holds' if fast else 'does not hold'} at this scale.** Fewest epochs to "
             f"{g.key} {g.target:.4g} at any rate (every seed reaching it): ")
-    parts = [f"{arm_name(bn)} {f[1]:.3g} (lr {f[0]:g}, {f[2]:.3g} s)" if f else f"{arm_name(bn)} never"
+    parts = [f"{arm_name(bn)} {f[1]:.3g} epochs (lr {f[0]:g}, {f[2]:.3g} s)" if f else f"{arm_name(bn)} never"
              for bn, f in ((True, f_bn), (False, f_no))]
     line += "; ".join(parts) + "."
     if f_bn and f_no:
         line += (f" In seconds batchnorm is {'faster' if f_bn[2] < f_no[2] else 'not faster'} "
-                 f"({f_bn[2]:.3g} s against {f_no[2]:.3g} s; an epoch with batchnorm costs more).")
+                 f"({f_bn[2]:.3g} s of training against {f_no[2]:.3g} s).")
     out.append(line)
     b_bn, b_no = g.best_test(True), g.best_test(False)
     if b_bn and b_no:
         win = better(b_bn[1], b_no[1], g.metric_lower)
-        out.append(f"Best test {g.metric} at any rate: {b_bn[1]:.4g} with batchnorm (lr {b_bn[0]:g}), "
+        out.append(f"Best test {label(g.metric)} at any rate: {b_bn[1]:.4g} with batchnorm (lr {b_bn[0]:g}), "
                    f"{b_no[1]:.4g} without (lr {b_no[0]:g}): {'better' if win else 'not better'} with batchnorm.")
-    return out
-
-
-def y_range_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return f"({value[0]:g}, {value[1]:g})"
-    return str(value)
-
-
-def y_range_width(value: Any) -> float:
-    """How wide a y-range is ("auto", fitted to the targets, counts as the narrowest)."""
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return float(value[1]) - float(value[0])
-    return 0.0
-
-
-@dataclass
-class Ranges:
-    """Rating networks with and without batchnorm, each with a narrow and a very wide y-range."""
-
-    section: str
-    runs: list[Run]
-    key: str
-    metric: str
-
-    @property
-    def settings(self) -> list[tuple[str, str]]:
-        """(variant, y-range text), no batchnorm first, narrow range first."""
-        seen = {(r.batchnorm, y_range_width(r.params.get("y_range")), r.variant, y_range_text(r.params.get("y_range")))
-                for r in self.runs}
-        return [(v, t) for _, _, v, t in sorted(seen)]
-
-    def cell(self, variant: str, yr: str) -> list[Run]:
-        return [r for r in self.runs if r.variant == variant and y_range_text(r.params.get("y_range")) == yr]
-
-    def values(self, variant: str, yr: str, what: str, epoch: int | None = None) -> list[float]:
-        """A test metric (``epoch`` None) or the validation score after ``epoch`` (-1: the last), per usable seed."""
-        out = []
-        for r in self.cell(variant, yr):
-            if not r.usable:
-                continue
-            if epoch is None:
-                out.append(r.metrics.get(what))
-            elif r.history and len(r.history) >= (epoch if epoch > 0 else 1):
-                out.append(r.history[epoch - 1 if epoch > 0 else -1].get(what))
-        return [v for v in out if isinstance(v, (int, float)) and math.isfinite(v)]
-
-    def narrow_wide(self, variant: str) -> tuple[str, str] | None:
-        yrs = [t for v, t in self.settings if v == variant]
-        return (yrs[0], yrs[-1]) if len(yrs) >= 2 else None
-
-
-def compare(a: list[float], b: list[float], lower: bool) -> str:
-    """"better" / "worse" when a's mean beats / trails b's by more than the larger spread over
-    seeds (any difference with one seed each), else "the same within the seeds' spread"."""
-    ma, mb = mean(a), mean(b)
-    if ma is None or mb is None:
-        return "not comparable"
-    spread = max(std(a) or 0.0, std(b) or 0.0)
-    if abs(ma - mb) <= spread:
-        return "the same within the seeds' spread"
-    return "better" if better(ma, mb, lower) else "worse"
-
-
-def range_verdicts(rg: Ranges) -> list[str]:
-    """The claims' verdicts (a range helps; batchnorm stands in for a missing one), then a line per variant."""
-    lower, key_lower = lower_is_better(rg.metric), lower_is_better(rg.key)
-    variants = [v for v in dict.fromkeys(v for v, _ in rg.settings) if rg.narrow_wide(v)]
-    lines, helps = [], []
-    for v in variants:
-        narrow, wide = rg.narrow_wide(v)
-        c = compare(rg.values(v, narrow, rg.metric), rg.values(v, wide, rg.metric), lower)
-        early = compare(rg.values(v, narrow, rg.key, 1), rg.values(v, wide, rg.key, 1), key_lower)
-        helps.append(c == "better")
-        lines.append(f"{v}: test {rg.metric} {spread_text(rg.values(v, narrow, rg.metric))} with y-range {narrow}, "
-                     f"{spread_text(rg.values(v, wide, rg.metric))} with {wide} ({c} with the range); {rg.key} after one "
-                     f"epoch {spread_text(rg.values(v, narrow, rg.key, 1))} against {spread_text(rg.values(v, wide, rg.key, 1))} "
-                     f"({early} with the range).")
-    verdicts = []
-    if helps:
-        verdicts.append(f"**A y-range helps the network hit the ratings' range: {'holds' if all(helps) else 'does not hold'}"
-                        f" at this scale** (test {rg.metric} better with the range than without for every variant).")
-    with_bn = [v for v in variants if all(r.batchnorm for r in rg.cell(v, rg.narrow_wide(v)[1]))]
-    without = [v for v in variants if v not in with_bn]
-    if with_bn and without:
-        b, n = with_bn[0], without[0]
-        wb, wn = rg.narrow_wide(b)[1], rg.narrow_wide(n)[1]
-        c = compare(rg.values(b, wb, rg.metric), rg.values(n, wn, rg.metric), lower)
-        verdicts.append(f"**Batchnorm's learned scale and shift stand in for a missing range: "
-                        f"{'holds' if c == 'better' else 'does not hold'} at this scale.** Without a range ({wb}), "
-                        f"{b} scores test {rg.metric} {spread_text(rg.values(b, wb, rg.metric))}, {n} "
-                        f"{spread_text(rg.values(n, wn, rg.metric))}: {c} with batchnorm.")
-    return verdicts + lines
-
-
-def spread_text(values: list[float]) -> str:
-    m, s = mean(values), std(values)
-    if m is None:
-        return "n/a"
-    return f"{m:.4g}" + (f" ± {s:.2g}" if s is not None else "")
-
-
-def sections(runs: list[Run]) -> list[Grid | Ranges]:
-    """A Grid per dataset split with two or more rates and both arms; else a Ranges when it has
-    two or more y-ranges; other sections are left out."""
-    out: list[Grid | Ranges] = []
-    for name in dict.fromkeys(r.section for r in runs):
-        rs = [r for r in runs if r.section == name]
-        key, metric = history_key(rs), headline(rs)
-        if key is None or metric is None:
-            continue
-        lrs = {r.lr for r in rs}
-        if len(lrs) >= 2 and {r.batchnorm for r in rs} == {True, False}:
-            out.append(Grid(name, rs, key, metric))
-        elif len({y_range_text(r.params.get("y_range")) for r in rs}) >= 2:
-            out.append(Ranges(name, rs, key, metric))
     return out

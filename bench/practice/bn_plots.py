@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 
 from bench.data.paths import atomic_write
-from bench.practice.bn import Grid, Ranges, arm_name, mean
+from bench.practice.bn import Grid, arm_name, label, mean
+from bench.practice.bn_ranges import Ranges
 
 ARMS = (True, False)
 COLOURS = {True: "tab:blue", False: "tab:red"}
@@ -59,8 +60,8 @@ def heatmap(g: Grid, path: Path) -> Path:
     ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
     ax.set_yticks(range(2), [f"{g.variant(bn)}\n({arm_name(bn)})" for bn in ARMS], fontsize=8)
     ax.set_xlabel("learning rate (SGD, momentum 0.9, constant)")
-    fig.colorbar(im, ax=ax, label=f"test {g.metric} ({'lower' if g.metric_lower else 'higher'} is better)")
-    ax.set_title(f"{g.section}\ntest {g.metric}, mean over seeds (grey: no seed finished without diverging)", fontsize=9)
+    fig.colorbar(im, ax=ax, label=f"test {label(g.metric)} ({'lower' if g.metric_lower else 'higher'} is better)")
+    ax.set_title(f"{g.section}\ntest {label(g.metric)}, mean over seeds (grey: no seed finished without diverging)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -75,7 +76,7 @@ def curves(g: Grid, lr: float, path: Path) -> Path:
     one for the mean, the target as a dotted line."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, label in ((axes[0], "train_loss", "training loss"), (axes[1], g.key, g.key)):
+    for ax, key, ylabel in ((axes[0], "train_loss", "training loss"), (axes[1], g.key, g.key)):
         for bn in ARMS:
             series = [_epochs(r, key) for r in g.cell(bn, lr) if r.history]
             for xs, ys in series:
@@ -88,7 +89,7 @@ def curves(g: Grid, lr: float, path: Path) -> Path:
         if key == g.key and g.target is not None:
             ax.axhline(g.target, color="grey", ls=":", label=f"target {g.target:.4g}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
+        ax.set_ylabel(ylabel)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
@@ -112,9 +113,9 @@ def range_curves(rg: Ranges, path: Path) -> Path:
             ys = [mean(s[1][e] for s in series if e < len(s[1])) for e in range(n)]
             ax.plot(range(1, n + 1), [math.nan if y is None else y for y in ys], ls="-" if narrow.get(variant) == yr else "--", marker="o", ms=3,
                     color=COLOURS[any(r.batchnorm for r in runs)], label=f"{variant}, y-range {yr}")
-    for ax, label in ((axes[0], "training loss (MSE)"), (axes[1], rg.key)):
+    for ax, ylabel in ((axes[0], "training loss (MSE)"), (axes[1], rg.key)):
         ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
+        ax.set_ylabel(ylabel)
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)

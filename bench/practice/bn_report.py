@@ -6,8 +6,8 @@ from pathlib import Path
 
 from bench.data.paths import write_file
 from bench.practice import bn_plots
-from bench.practice.bn import (SLACK, Grid, Ranges, Run, arm_name, grid_verdicts, range_verdicts, sections,
-                               spread_text)
+from bench.practice.bn import SLACK, Grid, Run, arm_name, grid_verdicts, headline, history_key, label
+from bench.practice.bn_ranges import Ranges, range_verdicts, spread_text, y_range_text
 
 CLAIM = ("Batchnorm flattens the loss surface, so a network trains at higher learning rates, and so trains "
          "faster. Its learned scale and shift (like a sigmoid y-range on the output) also let a network hit "
@@ -113,7 +113,7 @@ def grid_section(g: Grid, stem: str, target_given: bool) -> list[str]:
     out = [f"## {g.section}: {g.variant(True)} vs {g.variant(False)}", "",
            f"{_setup(g.runs)}. Fixed for both arms: {_fixed(g.runs, 'lr')}; the learning rate is swept.", ""]
     out += [f"- {v}" for v in grid_verdicts(g)] + [""]
-    out += [f"Test {g.metric} (mean ± std over the seeds that finished without diverging; bold: the arm's best rate):", ""]
+    out += [f"Test {label(g.metric)} (mean ± std over the seeds that finished without diverging; bold: the arm's best rate):", ""]
     out += heat_table(g) + [""]
     if g.target is not None:
         out += [f"Epochs and seconds of training until {g.key} first reaches the target {g.target:.4g} ({how}); "
@@ -121,7 +121,7 @@ def grid_section(g: Grid, stem: str, target_given: bool) -> list[str]:
                 "\"trains\" at a rate when every seed finishes without diverging and its mean final score reaches "
                 "the target.", ""]
         out += time_table(g) + [""]
-    out += diverged_lines(g.runs) + ["", f"![{g.section}: test {g.metric} over learning rate and batchnorm]({stem}-heatmap.png)", ""]
+    out += diverged_lines(g.runs) + ["", f"![{g.section}: test {label(g.metric)} over learning rate and batchnorm]({stem}-heatmap.png)", ""]
     lr = g.survived_lr()
     if lr is not None:
         out += [f"![{g.section}: learning curves at lr {lr:g}]({stem}-curves.png)", ""]
@@ -136,7 +136,7 @@ def range_section(rg: Ranges, stem: str) -> list[str]:
            "scaled to its `y_range`; \"no range\" cannot be expressed, so a very wide range stands in for it "
            "(near the ratings the sigmoid is almost linear, with a slope of a quarter of the range's width).", ""]
     out += [f"- {v}" for v in range_verdicts(rg)] + [""]
-    out += [f"| variant | y-range | test {rg.metric} | {rg.key}, epoch 1 | {rg.key}, last epoch | runs |", "|---|---|---|---|---|---|"]
+    out += [f"| variant | y-range | test {label(rg.metric)} | {rg.key}, epoch 1 | {rg.key}, last epoch | runs |", "|---|---|---|---|---|---|"]
     for v, yr in rg.settings:
         runs = rg.cell(v, yr)
         out.append(f"| {v} | {yr} | {spread_text(rg.values(v, yr, rg.metric))} | {spread_text(rg.values(v, yr, rg.key, 1))} | "
@@ -148,9 +148,10 @@ def range_section(rg: Ranges, stem: str) -> list[str]:
 
 def readme(parts: list[Grid | Ranges], suite: str, runs: list[Run], command: str = "", target_given=()) -> str:
     out = ["# In practice: batchnorm and high learning rates", "", f"**Claim.** {CLAIM}", "",
-           f"Suite `{suite}` (suites/{suite}.toml): {len(runs)} planned runs, "
-           f"{sum(r.status == 'ok' for r in runs)} ok, {sum(r.diverged is not None for r in runs)} diverged, "
-           f"{sum(r.status == 'missing' for r in runs)} not run. Every verdict below is computed from these records "
+           f"Suite `{suite}`: {len(runs)} planned runs, {sum(r.usable for r in runs)} finished without diverging, "
+           f"{sum(r.diverged is not None for r in runs)} diverged, "
+           f"{sum(r.diverged is None and r.status not in ('ok', 'missing') for r in runs)} failed otherwise, "
+           f"{sum(r.status == 'missing' for r in runs)} not run yet. Every verdict below is computed from these records "
            "by `bench practice bn`; \"at this scale\" means these data subsets, epochs and seeds.", ""]
     taken: set[str] = set()
     for part in parts:
@@ -182,6 +183,23 @@ def write_files(parts: list[Grid | Ranges], suite: str, runs: list[Run], out_dir
         else:
             paths.append(bn_plots.range_curves(part, out_dir / f"{stem}-curves.png"))
     return paths
+
+
+def sections(runs: list[Run]) -> list[Grid | Ranges]:
+    """A Grid per dataset split with two or more rates and both arms; else a Ranges when it has
+    two or more y-ranges; other sections are left out."""
+    out: list[Grid | Ranges] = []
+    for name in dict.fromkeys(r.section for r in runs):
+        rs = [r for r in runs if r.section == name]
+        key, metric = history_key(rs), headline(rs)
+        if key is None or metric is None:
+            continue
+        lrs = {r.lr for r in rs}
+        if len(lrs) >= 2 and {r.batchnorm for r in rs} == {True, False}:
+            out.append(Grid(name, rs, key, metric))
+        elif len({y_range_text(r.params.get("y_range")) for r in rs}) >= 2:
+            out.append(Ranges(name, rs, key, metric))
+    return out
 
 
 def build(runs: list[Run], targets: dict[str, float] | None = None) -> list[Grid | Ranges]:
