@@ -62,18 +62,18 @@ def section_name(spec: RunSpec) -> str:
 
 def divergence(status: str, error: str | None, history: Iterable[dict[str, Any]]) -> str | None:
     """How a run diverged, or None: the first non-finite training loss or validation score in its
-    history, a "diverged" note of the training loop, or a failure over non-finite predictions."""
+    history (or a "diverged" note of the training loop), and a failure over non-finite predictions."""
+    how = []
     for row in history:
         note = str(row.get("note", ""))
-        if note.startswith("diverged"):
-            return note
-        for key, value in row.items():
-            if key == "train_loss" or key.startswith("valid_"):
-                if value is None or (isinstance(value, (int, float)) and not math.isfinite(value)):
-                    return f"non-finite {key} in epoch {row.get('epoch')}"
+        bad = [k for k, v in row.items() if (k == "train_loss" or k.startswith("valid_"))
+               and (v is None or (isinstance(v, (int, float)) and not math.isfinite(v)))]
+        if bad or note.startswith("diverged"):
+            how.append(f"non-finite {bad[0]} in epoch {row.get('epoch')}" if bad else note)
+            break
     if status == "failed" and error and _NON_FINITE.search(error):
-        return "failed: " + error.strip().splitlines()[-1]
-    return None
+        how.append("failed: " + error.strip().splitlines()[-1])
+    return "; ".join(how) or None
 
 
 def collect(pairs: Iterable[tuple[RunSpec, RunRecord | None]]) -> list[Run]:

@@ -43,8 +43,7 @@ def heatmap(g: Grid, path: Path) -> Path:
             m = g.test_metric(bn, lr)[0]
             values[i, j] = np.nan if m is None else m
     fig, ax = plt.subplots(figsize=(1.3 * len(lrs) + 2.5, 3.2))
-    cmap = plt.get_cmap("viridis_r" if g.metric_lower else "viridis").copy()
-    cmap.set_bad("lightgrey")
+    cmap = plt.get_cmap("viridis_r" if g.metric_lower else "viridis").with_extremes(bad="lightgrey")
     finite = values[np.isfinite(values)]
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto",
                    vmin=finite.min() if finite.size else None, vmax=finite.max() if finite.size else None)
