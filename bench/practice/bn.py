@@ -265,7 +265,9 @@ def _lr(x: float | None) -> str:
 def grid_verdicts(g: Grid) -> list[str]:
     """One sentence per claim, each ending "holds" or "does not hold" at this scale, from the numbers."""
     if g.target is None:
-        return ["Not testable: an arm has no rate at which every seed finished without diverging."]
+        missing = sum(r.status == "missing" for r in g.runs)
+        return ["Not testable: an arm has no rate at which every seed finished without diverging"
+                + (f" ({missing} runs not made yet)." if missing else ".")]
     hi_bn, hi_no = g.max_lr(True), g.max_lr(False)
     holds = hi_bn is not None and (hi_no is None or hi_bn > hi_no)
     out = [f"**Batchnorm allows higher learning rates: {'holds' if holds else 'does not hold'} at this scale.** "
