@@ -4,10 +4,10 @@ The suite sweeps the learning rate of network pairs that differ only in batchnor
 ``batchnorm`` parameter of their spec), and, on a rating task, the sigmoid ``y_range`` of a
 pair (bench.practice.bn_ranges). This module reads the chosen record of every planned run (ok,
 failed or missing) into :class:`Run`, a dataset split's grid into a :class:`Grid`, and computes
-from the numbers alone: which runs diverged
-(a non-finite loss or validation score in the per-epoch history, a "diverged" note, or a failed
-run whose error says its predictions were not finite), the first epoch a run reaches a target
-validation score, the highest rate at which each arm trains, and one verdict per claim.
+from the numbers alone: which runs diverged (a non-finite loss or validation score in the
+per-epoch history, a "diverged" note, or a failed run whose error says its predictions were not
+finite), the first epoch a run reaches a target validation score, the highest rate at which each
+arm trains, and one verdict per claim.
 No plotting and no I/O here (bn_report writes the page, bn_plots draws the figures).
 """
 from __future__ import annotations
@@ -84,14 +84,16 @@ def collect(pairs: Iterable[tuple[RunSpec, RunRecord | None]]) -> list[Run]:
         history = list(rec.history) if rec is not None else []
         error = rec.error if rec is not None else None
         runs.append(Run(section=section_name(spec), variant=spec.method, params=dict(spec.params), seed=spec.seed,
-                        overrides=dict(spec.overrides), status=status, metrics=dict(rec.metrics) if rec is not None else {},
+                        overrides=dict(spec.overrides), status=status,
+                        metrics=dict(rec.metrics) if rec is not None else {},
                         history=[r for r in history if "epoch" in r and "note" not in r],
                         diverged=divergence(status, error, history), error=error, record=rec))
     return runs
 
 
 def lower_is_better(metric: str) -> bool:
-    """A metric's direction (a history key ``valid_NAME`` asks about NAME); unknown: an error."""
+    """A metric's direction (a history key ``valid_NAME`` asks about NAME); a metric bench does
+    not know counts as an error (lower is better) unless it names accuracy or AUC."""
     name = metric[6:] if metric.startswith("valid_") else metric
     if name in METRICS:
         return METRICS[name].lower_is_better
@@ -147,8 +149,9 @@ def final_score(run: Run, key: str) -> float | None:
 
 
 def reached(run: Run, key: str, target: float, lower: bool) -> tuple[int, float] | None:
-    """(epoch, seconds of training up to its end) when the validation score first reaches
-    ``target``; None when it never does or the run diverged."""
+    """(epoch, seconds up to its end: training plus the per-epoch validation, as the history logs
+    them) when the validation score first reaches ``target``; None when it never does or the run
+    diverged."""
     if run.diverged is not None or run.status != "ok":
         return None
     seconds = 0.0
@@ -282,7 +285,7 @@ def grid_verdicts(g: Grid) -> list[str]:
     line += "; ".join(parts) + "."
     if f_bn and f_no:
         line += (f" In seconds batchnorm is {'faster' if f_bn[2] < f_no[2] else 'not faster'} "
-                 f"({f_bn[2]:.3g} s of training against {f_no[2]:.3g} s).")
+                 f"({f_bn[2]:.3g} s against {f_no[2]:.3g} s).")
     out.append(line)
     b_bn, b_no = g.best_test(True), g.best_test(False)
     if b_bn and b_no:

@@ -60,7 +60,8 @@ def heatmap(g: Grid, path: Path) -> Path:
     ax.set_yticks(range(2), [f"{g.variant(bn)}\n({arm_name(bn)})" for bn in ARMS], fontsize=8)
     ax.set_xlabel("learning rate (SGD, momentum 0.9, constant)")
     fig.colorbar(im, ax=ax, label=f"test {label(g.metric)} ({'lower' if g.metric_lower else 'higher'} is better)")
-    ax.set_title(f"{g.section}\ntest {label(g.metric)}, mean over seeds (grey: no seed finished without diverging)", fontsize=9)
+    ax.set_title(f"{g.section}\ntest {label(g.metric)}, mean over seeds (grey: no seed finished without "
+                 "diverging)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -110,8 +111,9 @@ def range_curves(rg: Ranges, path: Path) -> Path:
                 continue
             n = max(len(xs) for xs, _ in series)
             ys = [mean(s[1][e] for s in series if e < len(s[1])) for e in range(n)]
-            ax.plot(range(1, n + 1), [math.nan if y is None else y for y in ys], ls="-" if narrow.get(variant) == yr else "--", marker="o", ms=3,
-                    color=COLOURS[any(r.batchnorm for r in runs)], label=f"{variant}, y-range {yr}")
+            ax.plot(range(1, n + 1), [math.nan if y is None else y for y in ys], marker="o", ms=3,
+                    ls="-" if narrow.get(variant) == yr else "--", color=COLOURS[any(r.batchnorm for r in runs)],
+                    label=f"{variant}, y-range {yr}")
     for ax, ylabel in ((axes[0], "training loss (MSE)"), (axes[1], rg.key)):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)

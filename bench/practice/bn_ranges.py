@@ -11,6 +11,7 @@ from bench.practice.bn import Run, better, label, lower_is_better, mean, std
 
 
 def y_range_text(value: Any) -> str:
+    """"auto" or "(lo, hi)"."""
     if isinstance(value, (list, tuple)) and len(value) == 2:
         return f"({value[0]:g}, {value[1]:g})"
     return str(value)
@@ -35,15 +36,16 @@ class Ranges:
     @property
     def settings(self) -> list[tuple[str, str]]:
         """(variant, y-range text), no batchnorm first, narrow range first."""
-        seen = {(r.batchnorm, y_range_width(r.params.get("y_range")), r.variant, y_range_text(r.params.get("y_range")))
-                for r in self.runs}
+        seen = {(r.batchnorm, y_range_width(yr), r.variant, y_range_text(yr))
+                for r in self.runs for yr in [r.params.get("y_range")]}
         return [(v, t) for _, _, v, t in sorted(seen)]
 
     def cell(self, variant: str, yr: str) -> list[Run]:
         return [r for r in self.runs if r.variant == variant and y_range_text(r.params.get("y_range")) == yr]
 
     def values(self, variant: str, yr: str, what: str, epoch: int | None = None) -> list[float]:
-        """A test metric (``epoch`` None) or the validation score after ``epoch`` (-1: the last), per usable seed."""
+        """A test metric (``epoch`` None) or the validation score after ``epoch`` (-1: the last), per
+        usable seed."""
         out = []
         for r in self.cell(variant, yr):
             if not r.usable:
@@ -73,7 +75,11 @@ def compare(a: list[float], b: list[float], lower: bool) -> str:
 
 def range_verdicts(rg: Ranges) -> list[str]:
     """The claims' verdicts (a range helps; batchnorm stands in for a missing one), then a line per variant."""
-    lower, key_lower = lower_is_better(rg.metric), lower_is_better(rg.key)
+    lower, key_lower, name = lower_is_better(rg.metric), lower_is_better(rg.key), label(rg.metric)
+
+    def text(v: str, yr: str, epoch: int | None = None) -> str:
+        return spread_text(rg.values(v, yr, rg.key if epoch else rg.metric, epoch))
+
     variants = [v for v in dict.fromkeys(v for v, _ in rg.settings) if rg.narrow_wide(v)]
     lines, helps = [], []
     for v in variants:
@@ -81,15 +87,15 @@ def range_verdicts(rg: Ranges) -> list[str]:
         c = compare(rg.values(v, narrow, rg.metric), rg.values(v, wide, rg.metric), lower)
         early = compare(rg.values(v, narrow, rg.key, 1), rg.values(v, wide, rg.key, 1), key_lower)
         helps.append(c == "better")
-        lines.append(f"{v}: test {label(rg.metric)} {spread_text(rg.values(v, narrow, rg.metric))} with y-range {narrow}, "
-                     f"{spread_text(rg.values(v, wide, rg.metric))} with {wide} ({c} with the range); {rg.key} after one "
-                     f"epoch {spread_text(rg.values(v, narrow, rg.key, 1))} against {spread_text(rg.values(v, wide, rg.key, 1))} "
-                     f"({early} with the range).")
+        lines.append(f"{v}: test {name} {text(v, narrow)} with y-range {narrow}, {text(v, wide)} with {wide} "
+                     f"({c} with the range); {rg.key} after one epoch {text(v, narrow, 1)} against "
+                     f"{text(v, wide, 1)} ({early} with the range).")
     verdicts = []
     if helps:
-        verdicts.append(f"**A y-range helps the network hit the ratings' range: {'holds' if all(helps) else 'does not hold'}"
-                        f" at this scale** (it holds when every variant's test {label(rg.metric)} is better with the range "
-                        "than without, by more than the spread over seeds).")
+        verdicts.append(f"**A y-range helps the network hit the ratings' range: "
+                        f"{'holds' if all(helps) else 'does not hold'} at this scale** (it holds when every "
+                        f"variant's test {name} is better with the range than without, by more than the spread "
+                        "over seeds).")
     with_bn = [v for v in variants if all(r.batchnorm for r in rg.cell(v, rg.narrow_wide(v)[1]))]
     without = [v for v in variants if v not in with_bn]
     if with_bn and without:
@@ -97,13 +103,14 @@ def range_verdicts(rg: Ranges) -> list[str]:
         wb, wn = rg.narrow_wide(b)[1], rg.narrow_wide(n)[1]
         c = compare(rg.values(b, wb, rg.metric), rg.values(n, wn, rg.metric), lower)
         verdicts.append(f"**Batchnorm's learned scale and shift stand in for a missing range: "
-                        f"{'holds' if c == 'better' else 'does not hold'} at this scale.** Without a range (y-range {wb}), "
-                        f"{b} scores test {label(rg.metric)} {spread_text(rg.values(b, wb, rg.metric))}, {n} "
-                        f"{spread_text(rg.values(n, wn, rg.metric))}: {c} with batchnorm.")
+                        f"{'holds' if c == 'better' else 'does not hold'} at this scale.** Without a range "
+                        f"(y-range {wb}), {b} scores test {name} {text(b, wb)}, {n} {text(n, wn)}: {c} with "
+                        "batchnorm.")
     return verdicts + lines
 
 
 def spread_text(values: list[float]) -> str:
+    """"mean ± std" over seeds (the mean alone for one seed), "n/a" for none."""
     m, s = mean(values), std(values)
     if m is None:
         return "n/a"

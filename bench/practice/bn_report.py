@@ -34,11 +34,11 @@ def _setup(runs: list[Run]) -> str:
         split = recs[0].split
         sizes = ", ".join(f"{k} {v:,}" for k, v in split.get("sizes", {}).items())
         parts.insert(0, f"split `{split.get('name', '?')}`, fingerprint `{split.get('fingerprint', '?')}` ({sizes})")
-        threads = sorted({str(r.threads) for r in recs})
-        hardware = sorted({r.hardware or "?" for r in recs})
-        torch = sorted({r.versions.get("torch", "?") for r in recs})
-        parts.append(f"{'/'.join(threads)} thread(s) per run on {', '.join(hardware)} ({', '.join(r.device or '?' for r in recs[:1])}, "
-                     f"torch {', '.join(torch)})")
+        threads = "/".join(sorted({str(r.threads) for r in recs}))
+        hardware = ", ".join(sorted({r.hardware or "?" for r in recs}))
+        devices = ", ".join(sorted({r.device or "?" for r in recs}))
+        torch = ", ".join(sorted({r.versions.get("torch", "?") for r in recs}))
+        parts.append(f"{threads} thread(s) per run on {hardware} ({devices}, torch {torch})")
     return "; ".join(parts)
 
 
@@ -103,8 +103,9 @@ def diverged_lines(runs: list[Run]) -> list[str]:
     div = [r for r in runs if r.diverged is not None]
     if not div:
         return ["No run diverged."]
+    div.sort(key=lambda r: (r.variant, r.lr, r.seed))
     return ["Diverged runs (recorded as failed when their predictions were NaN, else read from the history):", ""] + [
-        f"- {r.variant}, lr {r.lr:g}, seed {r.seed}: {r.diverged}" for r in sorted(div, key=lambda r: (r.variant, r.lr, r.seed))]
+        f"- {r.variant}, lr {r.lr:g}, seed {r.seed}: {r.diverged}" for r in div]
 
 
 def grid_section(g: Grid, stem: str, target_given: bool) -> list[str]:
@@ -113,15 +114,18 @@ def grid_section(g: Grid, stem: str, target_given: bool) -> list[str]:
     out = [f"## {g.section}: {g.variant(True)} vs {g.variant(False)}", "",
            f"{_setup(g.runs)}. Fixed for both arms: {_fixed(g.runs, 'lr')}; the learning rate is swept.", ""]
     out += [f"- {v}" for v in grid_verdicts(g)] + [""]
-    out += [f"Test {label(g.metric)} (mean ± std over the seeds that finished without diverging; bold: the arm's best rate):", ""]
+    out += [f"Test {label(g.metric)} (mean ± std over the seeds that finished without diverging; bold: the arm's "
+            "best rate):", ""]
     out += heat_table(g) + [""]
     if g.target is not None:
-        out += [f"Epochs and seconds of training until {g.key} first reaches the target {g.target:.4g} ({how}); "
-                f"means over seeds, only where every seed reaches it; in brackets the mean final {g.key}. An arm "
+        out += [f"Epochs and seconds (training plus the per-epoch validation) until {g.key} first reaches the "
+                f"target {g.target:.4g} ({how}); means over seeds, only where every seed reaches it; in brackets "
+                f"the mean final {g.key}. An arm "
                 "\"trains\" at a rate when every seed finishes without diverging and its mean final score reaches "
                 "the target.", ""]
         out += time_table(g) + [""]
-    out += diverged_lines(g.runs) + ["", f"![{g.section}: test {label(g.metric)} over learning rate and batchnorm]({stem}-heatmap.png)", ""]
+    out += diverged_lines(g.runs) + [
+        "", f"![{g.section}: test {label(g.metric)} over learning rate and batchnorm]({stem}-heatmap.png)", ""]
     lr = g.survived_lr()
     if lr is not None:
         out += [f"![{g.section}: learning curves at lr {lr:g}]({stem}-curves.png)", ""]
@@ -136,12 +140,16 @@ def range_section(rg: Ranges, stem: str) -> list[str]:
            "scaled to its `y_range`; \"no range\" cannot be expressed, so a very wide range stands in for it "
            "(near the ratings the sigmoid is almost linear, with a slope of a quarter of the range's width).", ""]
     out += [f"- {v}" for v in range_verdicts(rg)] + [""]
-    out += [f"| variant | y-range | test {label(rg.metric)} | {rg.key}, epoch 1 | {rg.key}, last epoch | runs |", "|---|---|---|---|---|---|"]
+    out += [f"| variant | y-range | test {label(rg.metric)} | {rg.key}, epoch 1 | {rg.key}, last epoch | runs |",
+            "|---|---|---|---|---|---|"]
     for v, yr in rg.settings:
-        runs = rg.cell(v, yr)
-        out.append(f"| {v} | {yr} | {spread_text(rg.values(v, yr, rg.metric))} | {spread_text(rg.values(v, yr, rg.key, 1))} | "
-                   f"{spread_text(rg.values(v, yr, rg.key, -1))} | {sum(r.usable for r in runs)}/{len(runs)} usable"
-                   f"{'; ' + _counts(runs) if _counts(runs) else ''} |")
+        runs, counts = rg.cell(v, yr), _counts(rg.cell(v, yr))
+        scores = [spread_text(rg.values(v, yr, what, epoch)) for what, epoch in
+                  ((rg.metric, None), (rg.key, 1), (rg.key, -1))]
+        out.append(f"| {v} | {yr} | {' | '.join(scores)} | {sum(r.usable for r in runs)}/{len(runs)} usable"
+                   f"{'; ' + counts if counts else ''} |")
+    if any(r.diverged is not None for r in rg.runs):
+        out += [""] + diverged_lines(rg.runs)
     out += ["", f"![{rg.section}: curves with and without a y-range]({stem}-curves.png)", ""]
     return out
 
@@ -151,17 +159,22 @@ def readme(parts: list[Grid | Ranges], suite: str, runs: list[Run], command: str
            f"Suite `{suite}`: {len(runs)} planned runs, {sum(r.usable for r in runs)} finished without diverging, "
            f"{sum(r.diverged is not None for r in runs)} diverged, "
            f"{sum(r.diverged is None and r.status not in ('ok', 'missing') for r in runs)} failed otherwise, "
-           f"{sum(r.status == 'missing' for r in runs)} not run yet. Every verdict below is computed from these records "
-           "by `bench practice bn`; \"at this scale\" means these data subsets, epochs and seeds.", ""]
+           f"{sum(r.status == 'missing' for r in runs)} not run yet. Every verdict below is computed from these "
+           "records by `bench practice bn`; \"at this scale\" means these data subsets, epochs and seeds.", ""]
     taken: set[str] = set()
     for part in parts:
         stem = slug(part.section, taken)
-        out += grid_section(part, stem, part.key in target_given) if isinstance(part, Grid) else range_section(part, stem)
+        if isinstance(part, Grid):
+            out += grid_section(part, stem, part.key in target_given)
+        else:
+            out += range_section(part, stem)
     left = sorted({r.section for r in runs} - {p.section for p in parts})
     if left:
-        out += [f"Not shown (no per-epoch history recorded yet, or neither a rate grid nor y-ranges): {', '.join(left)}.", ""]
+        out += [f"Not shown (no per-epoch history recorded yet, or neither a rate grid nor y-ranges): "
+                f"{', '.join(left)}.", ""]
     commands = sorted({r.record.command for r in runs if r.record is not None and r.record.command})
-    out += ["## Commands", "", "```bash"] + (commands or [f"bench run --suite {suite} --data-dir DATA --jobs 2 --threads 1"])
+    commands = commands or [f"bench run --suite {suite} --data-dir DATA --jobs 2 --threads 1"]
+    out += ["## Commands", "", "```bash"] + commands
     out += ([command] if command else []) + ["```", ""]
     return "\n".join(out)
 
