@@ -32,7 +32,7 @@ def _save(fig, path: Path) -> Path:
 
 def heatmap(g: Grid, path: Path) -> Path:
     """Rows: with / without batchnorm; columns: learning rates; colour: mean test metric over the
-    usable seeds (brighter = better); text: the mean, "div k/n" where seeds diverged, "—" unrun."""
+    usable seeds (brighter = better); text: the mean, "div k/n" where seeds diverged, "not run"."""
     import numpy as np
 
     plt = _pyplot()
@@ -42,7 +42,7 @@ def heatmap(g: Grid, path: Path) -> Path:
         for j, lr in enumerate(lrs):
             m = g.test_metric(bn, lr)[0]
             values[i, j] = np.nan if m is None else m
-    fig, ax = plt.subplots(figsize=(1.3 * len(lrs) + 2.5, 3.2))
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.3 * len(lrs) + 2.5), 3.4))
     cmap = plt.get_cmap("viridis_r" if g.metric_lower else "viridis").with_extremes(bad="lightgrey")
     finite = values[np.isfinite(values)]
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto",
@@ -51,19 +51,30 @@ def heatmap(g: Grid, path: Path) -> Path:
         for j, lr in enumerate(lrs):
             runs = g.cell(bn, lr)
             div = sum(r.diverged is not None for r in runs)
-            text = "—" if not runs else ("" if math.isnan(values[i, j]) else f"{values[i, j]:.3f}")
+            text = "" if math.isnan(values[i, j]) else f"{values[i, j]:.3f}"
+            if all(r.status == "missing" for r in runs):
+                text = "not run"
             if div:
                 text += f"\ndiv {div}/{len(runs)}"
-            ax.text(j, i, text.strip(), ha="center", va="center", fontsize=9,
-                    color="black" if math.isnan(values[i, j]) else "white")
+            ax.text(j, i, text.strip(), ha="center", va="center", fontsize=9, color=_ink(im, values[i, j]))
     ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
     ax.set_yticks(range(2), [f"{g.variant(bn)}\n({arm_name(bn)})" for bn in ARMS], fontsize=8)
-    ax.set_xlabel("learning rate (SGD, momentum 0.9, constant)")
+    p = g.runs[0].params
+    ax.set_xlabel(f"learning rate ({p.get('optimizer', '?')}, momentum {p.get('momentum', '?')}, "
+                  f"{p.get('schedule', '?')} schedule)")
     fig.colorbar(im, ax=ax, label=f"test {label(g.metric)} ({'lower' if g.metric_lower else 'higher'} is better)")
-    ax.set_title(f"{g.section}\ntest {label(g.metric)}, mean over seeds (grey: no seed finished without "
-                 "diverging)", fontsize=9)
+    ax.set_title(f"{g.section}\ntest {label(g.metric)}, mean over the usable seeds (grey: none, every seed "
+                 "diverged, failed or not run)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _ink(im, value: float) -> str:
+    """Black on a light cell (and on grey), white on a dark one."""
+    if math.isnan(value):
+        return "black"
+    r, g, b, _ = im.cmap(im.norm(value))
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
 
 
 def _epochs(run, key: str) -> tuple[list[int], list[float]]:
