@@ -1,7 +1,8 @@
 """`bench practice`: the deck's "In practice" experiments that are not a suite's table.
 
 `bench practice init`: initialization and gradient flow (bench.practice.gradflow).
-`bench practice optimizers` / `lr`: the pages of the practice-optimizers / practice-lr suites."""
+`bench practice optimizers` / `lr`: the pages of the practice-optimizers / practice-lr suites.
+`bench practice bn`: batchnorm and high learning rates, from a suite's records (bench.practice.bn)."""
 from __future__ import annotations
 
 import click
@@ -132,3 +133,62 @@ def init_cmd(dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_de
     except OSError as exc:
         raise click.ClickException(f"cannot write the results in --out {out}: {exc}")
     click.echo(f"wrote {', '.join(str(p) for p in written)} ({exp.seconds:.0f} s)")
+
+
+from bench.cli.options import results_option, suite_for  # noqa: E402  (bench practice bn's own, kept beside it)
+
+
+@practice.command("bn")
+@click.option("--suite", "suite_name", default="practice-bn", show_default=True,
+              help="The suite whose records to read (a learning-rate grid x batchnorm; y-ranges).")
+@click.option("--target", "targets", multiple=True, metavar="KEY=VALUE",
+              help="The validation score a grid's runs must reach, by history key, e.g. valid_accuracy=0.25 "
+                   "(default: 0.95 x the weaker arm's best mean final score); repeatable.")
+@click.option("--out", type=click.Path(file_okay=False), default="results/practice/bn", show_default=True,
+              help="Folder for README.md and the plots (made if missing).")
+@results_option
+@plugins_option
+def bn_cmd(suite_name, targets, out, results_dir, plugins) -> None:
+    """Batchnorm and high learning rates: read a practice-bn suite's records, write the page.
+
+    \b
+    Per dataset split with a learning-rate grid (networks that differ only in batchnorm): the
+    test metric per rate and arm (mean over seeds), the epochs and seconds until the validation
+    score in the per-epoch history first reaches a target, the runs that diverged (a non-finite
+    loss or score in the history, or a run failed over NaN predictions), and a verdict per claim
+    (higher rates; faster training) computed from those numbers. Per rating split with y-ranges:
+    the networks with and without a range, with and without batchnorm. Writes OUT/README.md,
+    OUT/<dataset>-heatmap.png and OUT/<dataset>-curves.png. Runs nothing.
+
+    \b
+    Example:
+      bench run --suite practice-bn --data-dir ../shared/data --results-dir results/practice --jobs 2 --threads 1
+      bench practice bn --results-dir results/practice
+    """
+    from pathlib import Path
+
+    from bench.core import environment
+    from bench.practice.bn import collect
+    from bench.practice.bn_report import build, write_files
+    from bench.report import table
+    from bench.results.store import Store
+
+    wanted = {}
+    for item in targets:
+        key, _, value = item.partition("=")
+        try:
+            wanted[key.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not KEY=NUMBER, e.g. valid_accuracy=0.25", param_hint="--target")
+    reg = registry_for(plugins)
+    suite = suite_for(reg, suite_name)
+    runs = collect(table.chosen_records(suite, reg, Store(Path(results_dir))))
+    if not any(r.record is not None for r in runs):
+        raise click.ClickException(f"no records of suite {suite.name} in {results_dir}/runs; run it first: "
+                                   f"bench run --suite {suite.name} --data-dir DATA --results-dir {results_dir}")
+    parts = build(runs, wanted)
+    try:
+        written = write_files(parts, suite.name, runs, Path(out), environment.command_line(), set(wanted))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the page in --out {out}: {exc}")
+    click.echo(f"wrote {', '.join(str(p) for p in written)}")

@@ -1,0 +1,117 @@
+"""Rating networks with and without a sigmoid y-range, with and without batchnorm (`bench practice
+bn`): does a range, or batchnorm's learned scale and shift, help a network hit the ratings' range?
+A very wide range stands in for "no range" (the collab plugin's output is always a sigmoid)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from bench.practice.bn import Run, better, label, lower_is_better, mean, std
+
+
+def y_range_text(value: Any) -> str:
+    """"auto" or "(lo, hi)"."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return f"({value[0]:g}, {value[1]:g})"
+    return str(value)
+
+
+def y_range_width(value: Any) -> float:
+    """How wide a y-range is ("auto", fitted to the targets, counts as the narrowest)."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return float(value[1]) - float(value[0])
+    return 0.0
+
+
+@dataclass
+class Ranges:
+    """Rating networks with and without batchnorm, each with a narrow and a very wide y-range."""
+
+    section: str
+    runs: list[Run]
+    key: str
+    metric: str
+
+    @property
+    def settings(self) -> list[tuple[str, str]]:
+        """(variant, y-range text), no batchnorm first, narrow range first."""
+        seen = {(r.batchnorm, y_range_width(yr), r.variant, y_range_text(yr))
+                for r in self.runs for yr in [r.params.get("y_range")]}
+        return [(v, t) for _, _, v, t in sorted(seen)]
+
+    def cell(self, variant: str, yr: str) -> list[Run]:
+        return [r for r in self.runs if r.variant == variant and y_range_text(r.params.get("y_range")) == yr]
+
+    def values(self, variant: str, yr: str, what: str, epoch: int | None = None) -> list[float]:
+        """A test metric (``epoch`` None) or the validation score after ``epoch`` (-1: the last), per
+        usable seed."""
+        out = []
+        for r in self.cell(variant, yr):
+            if not r.usable:
+                continue
+            if epoch is None:
+                out.append(r.metrics.get(what))
+            elif r.history and len(r.history) >= (epoch if epoch > 0 else 1):
+                out.append(r.history[epoch - 1 if epoch > 0 else -1].get(what))
+        return [v for v in out if isinstance(v, (int, float)) and math.isfinite(v)]
+
+    def narrow_wide(self, variant: str) -> tuple[str, str] | None:
+        yrs = [t for v, t in self.settings if v == variant]
+        return (yrs[0], yrs[-1]) if len(yrs) >= 2 else None
+
+
+def compare(a: list[float], b: list[float], lower: bool) -> str:
+    """"better" / "worse" when a's mean beats / trails b's by more than the larger spread over
+    seeds (any difference with one seed each), else "the same within the seeds' spread"."""
+    ma, mb = mean(a), mean(b)
+    if ma is None or mb is None:
+        return "not comparable"
+    spread = max(std(a) or 0.0, std(b) or 0.0)
+    if abs(ma - mb) <= spread:
+        return "the same within the seeds' spread"
+    return "better" if better(ma, mb, lower) else "worse"
+
+
+def range_verdicts(rg: Ranges) -> list[str]:
+    """The claims' verdicts (a range helps; batchnorm stands in for a missing one), then a line per variant."""
+    lower, key_lower, name = lower_is_better(rg.metric), lower_is_better(rg.key), label(rg.metric)
+
+    def text(v: str, yr: str, epoch: int | None = None) -> str:
+        return spread_text(rg.values(v, yr, rg.key if epoch else rg.metric, epoch))
+
+    variants = [v for v in dict.fromkeys(v for v, _ in rg.settings) if rg.narrow_wide(v)]
+    lines, helps = [], []
+    for v in variants:
+        narrow, wide = rg.narrow_wide(v)
+        c = compare(rg.values(v, narrow, rg.metric), rg.values(v, wide, rg.metric), lower)
+        early = compare(rg.values(v, narrow, rg.key, 1), rg.values(v, wide, rg.key, 1), key_lower)
+        helps.append(c == "better")
+        lines.append(f"{v}: test {name} {text(v, narrow)} with y-range {narrow}, {text(v, wide)} with {wide} "
+                     f"({c} with the range); {rg.key} after one epoch {text(v, narrow, 1)} against "
+                     f"{text(v, wide, 1)} ({early} with the range).")
+    verdicts = []
+    if helps:
+        verdicts.append(f"**A y-range helps the network hit the ratings' range: "
+                        f"{'holds' if all(helps) else 'does not hold'} at this scale** (it holds when every "
+                        f"variant's test {name} is better with the range than without, by more than the spread "
+                        "over seeds).")
+    with_bn = [v for v in variants if all(r.batchnorm for r in rg.cell(v, rg.narrow_wide(v)[1]))]
+    without = [v for v in variants if v not in with_bn]
+    if with_bn and without:
+        b, n = with_bn[0], without[0]
+        wb, wn = rg.narrow_wide(b)[1], rg.narrow_wide(n)[1]
+        c = compare(rg.values(b, wb, rg.metric), rg.values(n, wn, rg.metric), lower)
+        verdicts.append(f"**Batchnorm's learned scale and shift stand in for a missing range: "
+                        f"{'holds' if c == 'better' else 'does not hold'} at this scale.** Without a range "
+                        f"(y-range {wb}), {b} scores test {name} {text(b, wb)}, {n} {text(n, wn)}: {c} with "
+                        "batchnorm.")
+    return verdicts + lines
+
+
+def spread_text(values: list[float]) -> str:
+    """"mean ± std" over seeds (the mean alone for one seed), "n/a" for none."""
+    m, s = mean(values), std(values)
+    if m is None:
+        return "n/a"
+    return f"{m:.4g}" + (f" ± {s:.2g}" if s is not None else "")
