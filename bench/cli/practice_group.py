@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from bench.cli.options import device_option, plugins_option, registry_for, split_csv
+from bench.cli.options import device_option, plugins_option, registry_for, results_option, split_csv, suite_for
 from bench.cli.practice_pages import lr_cmd, optimizers_cmd
 from bench.data import paths
 
@@ -135,7 +135,6 @@ def init_cmd(dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_de
     click.echo(f"wrote {', '.join(str(p) for p in written)} ({exp.seconds:.0f} s)")
 
 
-from bench.cli.options import results_option, suite_for  # noqa: E402  (bench practice bn's own, kept beside it)
 
 
 @practice.command("bn")
