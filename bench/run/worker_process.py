@@ -52,14 +52,15 @@ def _die_with_parent(parent_pid: int) -> None:
 
     def watch() -> None:  # where prctl is missing; also covers a parent gone before prctl
         # the parent by pid: a worker forked from the fork server is not the parent's child
-        while _alive(parent_pid):
+        while pid_alive(parent_pid):
             time.sleep(1.0)
         _kill_group()
 
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one we may not signal counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

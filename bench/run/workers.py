@@ -37,7 +37,7 @@ POLL_S = 0.05  # how often the parent checks deadlines and memory
 TAIL_LINES = 40
 
 
-from bench.run.worker_process import worker_main
+from bench.run.worker_process import pid_alive, worker_main
 from bench.run.worker_start import worker_context
 
 
@@ -132,21 +132,11 @@ def clean_stale_logdirs(tmp: str | None = None) -> int:
             pid = int(d.name[len(LOGDIR_PREFIX):].split("@", 1)[0])
         except (OSError, ValueError):
             continue
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or _alive(pid):
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or pid_alive(pid):
             continue
         shutil.rmtree(d, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _signal_name(code: int) -> str:
