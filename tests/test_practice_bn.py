@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from bench.core.spec import RunRecord, RunSpec
-from bench.practice.bn import Grid, collect, divergence, grid_verdicts, reached
+from bench.practice.bn import Grid, grid_verdicts, reached
 from bench.practice.bn_ranges import Ranges, range_verdicts
 from bench.practice.bn_report import build, readme, write_files
+from bench.practice.suite_runs import divergence, runs_from as collect
 
 NAN_ERROR = "ValueError: method ee-bn: predict returned 64343 non-finite values (NaN/inf)"
 

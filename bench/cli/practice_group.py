@@ -167,8 +167,8 @@ def bn_cmd(suite_name, targets, out, results_dir, plugins) -> None:
     from pathlib import Path
 
     from bench.core import environment
-    from bench.practice.bn import collect
     from bench.practice.bn_report import build, write_files
+    from bench.practice.suite_runs import runs_from
     from bench.report import table
     from bench.results.store import Store
 
@@ -181,7 +181,7 @@ def bn_cmd(suite_name, targets, out, results_dir, plugins) -> None:
             raise click.BadParameter(f"{item!r} is not KEY=NUMBER, e.g. valid_accuracy=0.25", param_hint="--target")
     reg = registry_for(plugins)
     suite = suite_for(reg, suite_name)
-    runs = collect(table.chosen_records(suite, reg, Store(Path(results_dir))))
+    runs = runs_from(table.chosen_records(suite, reg, Store(Path(results_dir))))
     if not any(r.record is not None for r in runs):
         raise click.ClickException(f"no records of suite {suite.name} in {results_dir}/runs; run it first: "
                                    f"bench run --suite {suite.name} --data-dir DATA --results-dir {results_dir}")

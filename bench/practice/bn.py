@@ -2,93 +2,22 @@
 
 The suite sweeps the learning rate of network pairs that differ only in batchnorm (the
 ``batchnorm`` parameter of their spec), and, on a rating task, the sigmoid ``y_range`` of a
-pair (bench.practice.bn_ranges). This module reads the chosen record of every planned run (ok,
-failed or missing) into :class:`Run`, a dataset split's grid into a :class:`Grid`, and computes
-from the numbers alone: which runs diverged (a non-finite loss or validation score in the
-per-epoch history, a "diverged" note, or a failed run whose error says its predictions were not
-finite), the first epoch a run reaches a target validation score, the highest rate at which each
-arm trains, and one verdict per claim.
+pair (bench.practice.bn_ranges). The chosen record of every planned run (ok, failed or missing)
+is a bench.practice.suite_runs :class:`Run`, whose status says whether it diverged
+(suite_runs.divergence). This module reads a dataset split's grid into a :class:`Grid` and
+computes from the numbers alone: the first epoch a run reaches a target validation score, the
+highest rate at which each arm trains, and one verdict per claim.
 No plotting and no I/O here (bn_report writes the page, bn_plots draws the figures).
 """
 from __future__ import annotations
 
 import math
-import re
-import statistics
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from dataclasses import dataclass
 
 from bench.core.metrics import METRICS
-from bench.core.spec import RunRecord, RunSpec
+from bench.practice.suite_runs import MISSING, Run, better, mean, std
 
 SLACK = 0.95  # default target: 95 % of the weaker arm's best final validation score
-_NON_FINITE = re.compile(r"non-finite|\bnan\b|\binf\b|infinit", re.IGNORECASE)
-
-
-@dataclass
-class Run:
-    """One planned run and what its record (if any) says."""
-
-    section: str  # dataset[params]/split
-    variant: str
-    params: dict[str, Any]
-    seed: int
-    overrides: dict[str, Any]  # what the suite set (the fixed parameters and the swept one)
-    status: str  # ok | failed | timeout | oom | crashed | missing (no record yet)
-    metrics: dict[str, float] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)  # epoch rows, notes left out
-    diverged: str | None = None  # how, when it did
-    error: str | None = None
-    record: RunRecord | None = None
-
-    @property
-    def batchnorm(self) -> bool:
-        return bool(self.params.get("batchnorm"))
-
-    @property
-    def lr(self) -> float:
-        return float(self.params.get("lr", math.nan))
-
-    @property
-    def usable(self) -> bool:
-        """Finished and did not diverge: its numbers mean something."""
-        return self.status == "ok" and self.diverged is None
-
-
-def section_name(spec: RunSpec) -> str:
-    params = ",".join(f"{k}={v}" for k, v in spec.dataset_params)
-    return f"{spec.dataset}{'[' + params + ']' if params else ''}/{spec.split}"
-
-
-def divergence(status: str, error: str | None, history: Iterable[dict[str, Any]]) -> str | None:
-    """How a run diverged, or None: the first non-finite training loss or validation score in its
-    history (or a "diverged" note of the training loop), and a failure over non-finite predictions."""
-    how = []
-    for row in history:
-        note = str(row.get("note", ""))
-        bad = [k for k, v in row.items() if (k == "train_loss" or k.startswith("valid_"))
-               and (v is None or (isinstance(v, (int, float)) and not math.isfinite(v)))]
-        if bad or note.startswith("diverged"):
-            how.append(f"non-finite {bad[0]} in epoch {row.get('epoch')}" if bad else note)
-            break
-    if status == "failed" and error and _NON_FINITE.search(error):
-        how.append("failed: " + error.strip().splitlines()[-1])
-    return "; ".join(how) or None
-
-
-def collect(pairs: Iterable[tuple[RunSpec, RunRecord | None]]) -> list[Run]:
-    """A Run per planned spec, with its chosen record (None: not run yet)."""
-    runs = []
-    for spec, rec in pairs:
-        status = rec.status if rec is not None else "missing"
-        history = list(rec.history) if rec is not None else []
-        error = rec.error if rec is not None else None
-        runs.append(Run(section=section_name(spec), variant=spec.method, params=dict(spec.params), seed=spec.seed,
-                        overrides=dict(spec.overrides), status=status,
-                        metrics=dict(rec.metrics) if rec is not None else {},
-                        history=[r for r in history if "epoch" in r and "note" not in r],
-                        diverged=divergence(status, error, history), error=error, record=rec))
-    return runs
 
 
 def lower_is_better(metric: str) -> bool:
@@ -108,7 +37,7 @@ def label(metric: str) -> str:
 def history_key(runs: list[Run]) -> str | None:
     """The per-epoch validation score the runs log (valid_accuracy, valid_mape, ...)."""
     for run in runs:
-        for row in run.history:
+        for row in run.epochs():
             for key in row:
                 if key.startswith("valid_"):
                     return key
@@ -116,35 +45,23 @@ def history_key(runs: list[Run]) -> str | None:
 
 
 def headline(runs: list[Run]) -> str | None:
-    """The dataset's headline test metric, from the first record that names it."""
-    for run in runs:
-        if run.record is not None and run.record.dataset.get("metrics"):
-            return run.record.dataset["metrics"][0]
-    for run in runs:
-        if run.metrics:
-            return next(iter(run.metrics))
-    return None
+    """The dataset's headline test metric, from the first record that names it (else the first
+    record's first test metric)."""
+    named = [r for r in runs if r.record is not None and r.record.dataset.get("metrics")]
+    return next((r.metric for r in named or runs if r.metric), None)
 
 
-def mean(values: Iterable[float]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return statistics.fmean(vals) if vals else None
-
-
-def std(values: Iterable[float]) -> float | None:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return statistics.stdev(vals) if len(vals) > 1 else None
-
-
-def better(a: float, b: float, lower: bool) -> bool:
-    return a < b if lower else a > b
+def on_test(run: Run, metric: str) -> float | None:
+    """A run's test ``metric``; None unless it finished ok (did not diverge)."""
+    return run.record.metrics.get(metric) if run.ok and run.record is not None else None
 
 
 def final_score(run: Run, key: str) -> float | None:
     """The last epoch's validation score of a run that did not diverge."""
-    if not run.usable or not run.history:
+    rows = run.epochs()
+    if not run.ok or not rows:
         return None
-    value = run.history[-1].get(key)
+    value = rows[-1].get(key)
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
@@ -152,10 +69,10 @@ def reached(run: Run, key: str, target: float, lower: bool) -> tuple[int, float]
     """(epoch, seconds up to its end: training plus the per-epoch validation, as the history logs
     them) when the validation score first reaches ``target``; None when it never does or the run
     diverged."""
-    if run.diverged is not None or run.status != "ok":
+    if not run.ok:
         return None
     seconds = 0.0
-    for row in run.history:
+    for row in run.epochs():
         seconds += float(row.get("seconds") or 0.0)
         value = row.get(key)
         if isinstance(value, (int, float)) and math.isfinite(value) and (value <= target if lower else value >= target):
@@ -198,7 +115,7 @@ class Grid:
     def final(self, bn: bool, lr: float) -> float | None:
         """Mean last-epoch validation score over the seeds; None if any seed is missing, failed or diverged."""
         runs = self.cell(bn, lr)
-        if not runs or not all(r.usable for r in runs):
+        if not runs or not all(r.ok for r in runs):
             return None
         return mean(final_score(r, self.key) for r in runs)
 
@@ -244,17 +161,17 @@ class Grid:
 
     def survived_lr(self) -> float | None:
         """The highest rate at which every run of both arms finished without diverging."""
-        ok = [lr for lr in self.lrs if all(self.cell(bn, lr) and all(r.usable for r in self.cell(bn, lr))
+        ok = [lr for lr in self.lrs if all(self.cell(bn, lr) and all(r.ok for r in self.cell(bn, lr))
                                            for bn in (True, False))]
         return max(ok) if ok else None
 
     def test_metric(self, bn: bool, lr: float) -> tuple[float | None, float | None]:
-        vals = [r.metrics.get(self.metric) for r in self.cell(bn, lr) if r.usable]
+        vals = [on_test(r, self.metric) for r in self.cell(bn, lr)]
         return mean(vals), std(vals)
 
     def best_test(self, bn: bool) -> tuple[float, float] | None:
         """(lr, mean test metric) of the arm's best rate by the test metric (rates with a diverged seed left out)."""
-        scored = [(lr, v) for lr in self.lrs if all(r.usable for r in self.cell(bn, lr))
+        scored = [(lr, v) for lr in self.lrs if all(r.ok for r in self.cell(bn, lr))
                   and (v := self.test_metric(bn, lr)[0]) is not None]
         if not scored:
             return None
@@ -268,7 +185,7 @@ def _lr(x: float | None) -> str:
 def grid_verdicts(g: Grid) -> list[str]:
     """One sentence per claim, each ending "holds" or "does not hold" at this scale, from the numbers."""
     if g.target is None:
-        missing = sum(r.status == "missing" for r in g.runs)
+        missing = sum(r.status == MISSING for r in g.runs)
         return ["Not testable: an arm has no rate at which every seed finished without diverging"
                 + (f" ({missing} runs not made yet)." if missing else ".")]
     hi_bn, hi_no = g.max_lr(True), g.max_lr(False)

@@ -7,8 +7,9 @@ import math
 from pathlib import Path
 
 from bench.data.paths import atomic_write
-from bench.practice.bn import Grid, arm_name, label, mean
+from bench.practice.bn import Grid, arm_name, label
 from bench.practice.bn_ranges import Ranges
+from bench.practice.suite_runs import DIVERGED, MISSING, mean
 
 ARMS = (True, False)
 COLOURS = {True: "tab:blue", False: "tab:red"}
@@ -50,9 +51,9 @@ def heatmap(g: Grid, path: Path) -> Path:
     for i, bn in enumerate(ARMS):
         for j, lr in enumerate(lrs):
             runs = g.cell(bn, lr)
-            div = sum(r.diverged is not None for r in runs)
+            div = sum(r.status == DIVERGED for r in runs)
             text = "" if math.isnan(values[i, j]) else f"{values[i, j]:.3f}"
-            if all(r.status == "missing" for r in runs):
+            if all(r.status == MISSING for r in runs):
                 text = "not run"
             if div:
                 text += f"\ndiv {div}/{len(runs)}"
@@ -78,8 +79,9 @@ def _ink(im, value: float) -> str:
 
 
 def _epochs(run, key: str) -> tuple[list[int], list[float]]:
-    xs = [int(r["epoch"]) for r in run.history]
-    return xs, [float(r[key]) if isinstance(r.get(key), (int, float)) else math.nan for r in run.history]
+    rows = run.epochs()
+    xs = [int(r["epoch"]) for r in rows]
+    return xs, [float(r[key]) if isinstance(r.get(key), (int, float)) else math.nan for r in rows]
 
 
 def curves(g: Grid, lr: float, path: Path) -> Path:
@@ -89,7 +91,7 @@ def curves(g: Grid, lr: float, path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, ylabel in ((axes[0], "train_loss", "training loss"), (axes[1], g.key, g.key)):
         for bn in ARMS:
-            series = [_epochs(r, key) for r in g.cell(bn, lr) if r.history]
+            series = [_epochs(r, key) for r in g.cell(bn, lr) if r.epochs()]
             for xs, ys in series:
                 ax.plot(xs, ys, color=COLOURS[bn], lw=0.8, alpha=0.4)
             if series:
@@ -115,7 +117,7 @@ def range_curves(rg: Ranges, path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     narrow = {v: nw[0] for v, _ in rg.settings if (nw := rg.narrow_wide(v))}
     for variant, yr in rg.settings:
-        runs = [r for r in rg.cell(variant, yr) if r.history]
+        runs = [r for r in rg.cell(variant, yr) if r.epochs()]
         for ax, key in ((axes[0], "train_loss"), (axes[1], rg.key)):
             series = [_epochs(r, key) for r in runs]
             if not series:

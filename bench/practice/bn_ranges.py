@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bench.practice.bn import Run, better, label, lower_is_better, mean, std
+from bench.practice.bn import label, lower_is_better, on_test
+from bench.practice.suite_runs import Run, better, mean, std
 
 
 def y_range_text(value: Any) -> str:
@@ -48,12 +49,13 @@ class Ranges:
         usable seed."""
         out = []
         for r in self.cell(variant, yr):
-            if not r.usable:
+            rows = r.epochs()
+            if not r.ok:
                 continue
             if epoch is None:
-                out.append(r.metrics.get(what))
-            elif r.history and len(r.history) >= (epoch if epoch > 0 else 1):
-                out.append(r.history[epoch - 1 if epoch > 0 else -1].get(what))
+                out.append(on_test(r, what))
+            elif rows and len(rows) >= (epoch if epoch > 0 else 1):
+                out.append(rows[epoch - 1 if epoch > 0 else -1].get(what))
         return [v for v in out if isinstance(v, (int, float)) and math.isfinite(v)]
 
     def narrow_wide(self, variant: str) -> tuple[str, str] | None:

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from bench.data.paths import write_file
 from bench.practice import bn_plots
-from bench.practice.bn import SLACK, Grid, Run, arm_name, grid_verdicts, headline, history_key, label
+from bench.practice.bn import SLACK, Grid, arm_name, grid_verdicts, headline, history_key, label
 from bench.practice.bn_ranges import Ranges, range_verdicts, spread_text, y_range_text
+from bench.practice.suite_runs import DIVERGED, MISSING, Run, fmt_lr
 
 CLAIM = ("Batchnorm flattens the loss surface, so a network trains at higher learning rates, and so trains "
          "faster. Its learned scale and shift (like a sigmoid y-range on the output) also let a network hit "
          "a target's range, e.g. ratings of 1 to 5.")
-STATUS_WORDS = {"missing": "not run", "failed": "failed", "timeout": "timeout", "oom": "oom", "crashed": "crashed"}
+STATUS_WORDS = {MISSING: "not run", "failed": "failed", "timeout": "timeout", "oom": "oom", "crashed": "crashed"}
 
 
 def slug(section: str, taken: set[str]) -> str:
@@ -55,11 +56,11 @@ def _fixed(runs: list[Run], swept: str) -> str:
 def _counts(runs: list[Run]) -> str:
     """"diverged 2/3", "failed 1/3", "not run 3/3" for the runs of a cell that gave no number."""
     n, words = len(runs), []
-    div = sum(r.diverged is not None for r in runs)
+    div = sum(r.status == DIVERGED for r in runs)
     if div:
         words.append(f"diverged {div}/{n}")
     for status, word in STATUS_WORDS.items():
-        k = sum(r.status == status and r.diverged is None for r in runs)
+        k = sum(r.status == status for r in runs)
         if k:
             words.append(f"{word} {k}/{n}")
     return ", ".join(words)
@@ -100,12 +101,12 @@ def time_table(g: Grid) -> list[str]:
 
 
 def diverged_lines(runs: list[Run]) -> list[str]:
-    div = [r for r in runs if r.diverged is not None]
+    div = [r for r in runs if r.status == DIVERGED]
     if not div:
         return ["No run diverged."]
     div.sort(key=lambda r: (r.variant, r.lr, r.seed))
     return ["Diverged runs (recorded as failed when their predictions were NaN, else read from the history):", ""] + [
-        f"- {r.variant}, lr {r.lr:g}, seed {r.seed}: {r.diverged}" for r in div]
+        f"- {r.variant}, lr {fmt_lr(r.lr)}, seed {r.seed}: {r.why}" for r in div]
 
 
 def grid_section(g: Grid, stem: str, target_given: bool) -> list[str]:
@@ -146,9 +147,9 @@ def range_section(rg: Ranges, stem: str) -> list[str]:
         runs, counts = rg.cell(v, yr), _counts(rg.cell(v, yr))
         scores = [spread_text(rg.values(v, yr, what, epoch)) for what, epoch in
                   ((rg.metric, None), (rg.key, 1), (rg.key, -1))]
-        out.append(f"| {v} | {yr} | {' | '.join(scores)} | {sum(r.usable for r in runs)}/{len(runs)} usable"
+        out.append(f"| {v} | {yr} | {' | '.join(scores)} | {sum(r.ok for r in runs)}/{len(runs)} usable"
                    f"{'; ' + counts if counts else ''} |")
-    if any(r.diverged is not None for r in rg.runs):
+    if any(r.status == DIVERGED for r in rg.runs):
         out += [""] + diverged_lines(rg.runs)
     out += ["", f"![{rg.section}: curves with and without a y-range]({stem}-curves.png)", ""]
     return out
@@ -156,10 +157,10 @@ def range_section(rg: Ranges, stem: str) -> list[str]:
 
 def readme(parts: list[Grid | Ranges], suite: str, runs: list[Run], command: str = "", target_given=()) -> str:
     out = ["# In practice: batchnorm and high learning rates", "", f"**Claim.** {CLAIM}", "",
-           f"Suite `{suite}`: {len(runs)} planned runs, {sum(r.usable for r in runs)} finished without diverging, "
-           f"{sum(r.diverged is not None for r in runs)} diverged, "
-           f"{sum(r.diverged is None and r.status not in ('ok', 'missing') for r in runs)} failed otherwise, "
-           f"{sum(r.status == 'missing' for r in runs)} not run yet. Every verdict below is computed from these "
+           f"Suite `{suite}`: {len(runs)} planned runs, {sum(r.ok for r in runs)} finished without diverging, "
+           f"{sum(r.status == DIVERGED for r in runs)} diverged, "
+           f"{sum(r.status not in ('ok', MISSING, DIVERGED) for r in runs)} failed otherwise, "
+           f"{sum(r.status == MISSING for r in runs)} not run yet. Every verdict below is computed from these "
            "records by `bench practice bn`; \"at this scale\" means these data subsets, epochs and seeds.", ""]
     taken: set[str] = set()
     for part in parts:

@@ -1,15 +1,17 @@
 """A suite's runs as the practice pages read them: one :class:`Run` per planned run, grouped by
 task and label, a learning rate picked on the valid score, curves averaged over seeds.
 
-The pages compare rows of a suite (optimizers, schedules, ...), so what they need of a record is
-small: its status (a run whose training hit a non-finite loss counts as *diverged*, whatever the
-record's status), the headline test metric, the valid score of the weights that were tested, the
-fit time and the per-epoch history. Everything here is plain Python over records: no torch.
+The pages compare rows of a suite (optimizers, schedules, batchnorm arms, ...), so what they need
+of a record is small: its status (a run whose training hit a non-finite loss counts as
+*diverged*, whatever the record's status: :func:`divergence`), the headline test metric, the
+valid score of the weights that were tested, the fit time and the per-epoch history. Everything
+here is plain Python over records: no torch.
 """
 from __future__ import annotations
 
 import fnmatch
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -18,6 +20,8 @@ from bench.core.spec import RunRecord, RunSpec
 
 DIVERGED = "diverged"
 MISSING = "missing"
+# an error that says a run's outputs were not finite (e.g. "predict returned 80 non-finite values (NaN/inf)")
+_NON_FINITE = re.compile(r"NaN|(?i:non-finite|\bnan\b|\binf\b|infinit)")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class Run:
     history: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     record: RunRecord | None = None
     stale: bool = False  # the record was made by other code than the current (shown, and said so)
+    variant: str = ""  # the method's variant
+    section: str = ""  # dataset[params]/split
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # what the suite set (fixed and swept)
 
     @property
     def ok(self) -> bool:
@@ -47,6 +54,10 @@ class Run:
     def lr(self) -> float | None:
         v = self.params.get("lr")
         return float(v) if isinstance(v, (int, float)) else None
+
+    @property
+    def batchnorm(self) -> bool:
+        return bool(self.params.get("batchnorm"))
 
     def epochs(self) -> list[Mapping[str, Any]]:
         """The history's epoch rows (no notes) of the first net."""
@@ -58,22 +69,42 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def divergence(rec: RunRecord) -> str | None:
-    """Why a record's training diverged (a non-finite loss, metric or prediction), else None."""
-    for row in rec.history:
+def mean(values: Iterable[float | None]) -> float | None:
+    """The mean of the finite values; None when there are none."""
+    vals = [v for v in values if _finite(v)]
+    return statistics.fmean(vals) if vals else None
+
+
+def std(values: Iterable[float | None]) -> float | None:
+    """The sample std of the finite values; None for fewer than two (a spread needs two seeds)."""
+    vals = [v for v in values if _finite(v)]
+    return statistics.stdev(vals) if len(vals) > 1 else None
+
+
+def section_name(spec: RunSpec) -> str:
+    """dataset[params]/split: one section of a suite's table."""
+    params = ",".join(f"{k}={v}" for k, v in spec.dataset_params)
+    return f"{spec.dataset}{'[' + params + ']' if params else ''}/{spec.split}"
+
+
+def divergence(status: str, error: str | None, history: Iterable[Mapping[str, Any]],
+               metrics: Mapping[str, Any] | None = None) -> str | None:
+    """How a run diverged, or None: the first non-finite (or missing) training loss or validation
+    score in its history, or the training loop's "diverged" note; a run that did not finish over
+    non-finite outputs (its error says so); an ok run with a non-finite test metric."""
+    how = []
+    for row in history:
         note = str(row.get("note", ""))
-        if "diverged" in note:
-            return note
-        bad = [k for k in row if (k == "train_loss" or k.startswith("valid_"))
-               and isinstance(row[k], float) and not math.isfinite(row[k])]
-        if bad:
-            return f"non-finite {bad[0]} at epoch {row.get('epoch')}"
-    if rec.status == "ok":
-        bad = [m for m, v in rec.metrics.items() if not _finite(v)]
-        return f"non-finite test {bad[0]}" if bad else None
-    if rec.error and ("non-finite" in rec.error or "NaN" in rec.error):
-        return rec.error.splitlines()[0]
-    return None
+        bad = [k for k, v in row.items() if (k == "train_loss" or k.startswith("valid_"))
+               and (v is None or (isinstance(v, (int, float)) and not math.isfinite(v)))]
+        if bad or "diverged" in note:
+            how.append(f"non-finite {bad[0]} in epoch {row.get('epoch')}" if bad else note)
+            break
+    if status != "ok" and error and _NON_FINITE.search(error):
+        how.append(f"{status}: " + error.strip().splitlines()[-1])
+    if not how and status == "ok":
+        how += [f"non-finite test {m}" for m, v in (metrics or {}).items() if not _finite(v)][:1]
+    return "; ".join(how) or None
 
 
 def valid_score(rec: RunRecord, lower_is_better: bool) -> float | None:
@@ -91,14 +122,15 @@ def valid_score(rec: RunRecord, lower_is_better: bool) -> float | None:
 
 def make_run(spec: RunSpec, rec: RunRecord | None, stale: bool = False) -> Run:
     """A :class:`Run` from a suite's planned spec and the record its table would show (or None)."""
-    base = dict(task=spec.dataset, label=spec.label, seed=spec.seed, params=dict(spec.params), stale=stale)
+    base = dict(task=spec.dataset, label=spec.label, seed=spec.seed, params=dict(spec.params), stale=stale,
+                variant=spec.method, section=section_name(spec), overrides=dict(spec.overrides))
     if rec is None:
         return Run(status=MISSING, why="not run yet", **base)
     metrics = list(rec.dataset.get("metrics") or rec.metrics)
     metric = metrics[0] if metrics else ""
     info = rec.dataset.get("metric_info", {}).get(metric, {})
     lower = bool(info.get("lower_is_better", metric != "accuracy"))
-    why = divergence(rec)
+    why = divergence(rec.status, rec.error, rec.history, rec.metrics)
     status = DIVERGED if why else rec.status
     if status not in ("ok", DIVERGED):
         why = (rec.error or status).splitlines()[0]
@@ -159,12 +191,12 @@ class Stats:
         return [float(getattr(r, what)) for r in self.ok if _finite(getattr(r, what))]
 
     def mean(self, what: str = "test") -> float | None:
-        v = self.values(what)
-        return statistics.fmean(v) if v and self.complete else None
+        return mean(self.values(what)) if self.complete else None
 
     def std(self, what: str = "test") -> float | None:
+        """The std over the seeds (0 for one seed), None where the mean is."""
         v = self.values(what)
-        return (statistics.stdev(v) if len(v) > 1 else 0.0) if v and self.complete else None
+        return (std(v) or 0.0) if v and self.complete else None
 
     def problem(self) -> str:
         """'' when every run is ok, else what the cell shows: diverged (k of n seeds), failed, ..."""
@@ -182,8 +214,8 @@ class Stats:
         return self.problem() or f"{self.mean(what):.{digits}f} ± {self.std(what):.{digits}f}"
 
     def seconds(self) -> str:
-        v = [r.fit_seconds for r in self.ok if r.fit_seconds is not None]
-        return f"{statistics.fmean(v):.1f}" if v else "n/a"
+        m = mean(r.fit_seconds for r in self.ok)
+        return "n/a" if m is None else f"{m:.1f}"
 
 
 def better(a: float | None, b: float | None, lower_is_better: bool) -> bool | None:
