@@ -91,6 +91,18 @@ def test_divergence_comes_from_nan_predictions_or_a_non_finite_history():
     assert divergence("timeout", "passed its time limit", []) is None
 
 
+def test_divergence_also_reads_what_the_optimizers_page_read():
+    """The shared rule is the union of both pages' old ones: an ok run with a non-finite test metric,
+    an unfinished run of any status over NaN outputs, a "diverged" note anywhere in its text."""
+    assert divergence("ok", None, history([0.2]), {"accuracy": math.nan}) == "non-finite test accuracy"
+    assert divergence("ok", None, history([0.2]), {"accuracy": 0.5}) is None
+    assert divergence("crashed", "worker died\nloss became NaNs", []) == "crashed: loss became NaNs"
+    assert divergence("ok", None, [{"epoch": 2, "note": "stopped: diverged"}]) == "stopped: diverged"
+    s = spec()
+    [r] = collect([(s, record(s, "ok", history([0.2]), {"accuracy": math.inf}))])
+    assert (r.status, r.why, r.ok) == ("diverged", "non-finite test accuracy", False)
+
+
 def test_time_to_target_is_the_first_epoch_that_reaches_it_with_the_seconds_so_far():
     [r] = collect([run(True, 0.1, 0, [0.1, 0.3, 0.25, 0.5], 0.5)])
     assert reached(r, "valid_accuracy", 0.25, lower=False) == (2, 4.0)

@@ -6,29 +6,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bench.data.paths import atomic_write
 from bench.practice.bn import Grid, arm_name, label
 from bench.practice.bn_ranges import Ranges
+from bench.practice.page_plots import pyplot, save_png
 from bench.practice.suite_runs import DIVERGED, MISSING, mean
 
 ARMS = (True, False)
 COLOURS = {True: "tab:blue", False: "tab:red"}
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_write(Path(path), private=False) as fh:
-        fig.savefig(fh, dpi=100, format="png")
-    _pyplot().close(fig)
-    return Path(path)
 
 
 def heatmap(g: Grid, path: Path) -> Path:
@@ -36,7 +20,7 @@ def heatmap(g: Grid, path: Path) -> Path:
     usable seeds (brighter = better); text: the mean, "div k/n" where seeds diverged, "not run"."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     lrs = g.lrs
     values = np.full((2, len(lrs)), np.nan)
     for i, bn in enumerate(ARMS):
@@ -67,7 +51,7 @@ def heatmap(g: Grid, path: Path) -> Path:
     ax.set_title(f"{g.section}\ntest {label(g.metric)}, mean over the usable seeds (grey: none, every seed "
                  "diverged, failed or not run)", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _ink(im, value: float) -> str:
@@ -87,7 +71,7 @@ def _epochs(run, key: str) -> tuple[list[int], list[float]]:
 def curves(g: Grid, lr: float, path: Path) -> Path:
     """Training loss and validation score per epoch at rate ``lr``: a thin line per seed, a thick
     one for the mean, the target as a dotted line."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, ylabel in ((axes[0], "train_loss", "training loss"), (axes[1], g.key, g.key)):
         for bn in ARMS:
@@ -108,12 +92,12 @@ def curves(g: Grid, lr: float, path: Path) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle(f"{g.section}: lr {lr:g}, the highest rate both arms survive (thin: seeds, thick: mean)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def range_curves(rg: Ranges, path: Path) -> Path:
     """Training loss and validation score per epoch, mean over seeds, one line per (variant, y-range)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     narrow = {v: nw[0] for v, _ in rg.settings if (nw := rg.narrow_wide(v))}
     for variant, yr in rg.settings:
@@ -138,4 +122,4 @@ def range_curves(rg: Ranges, path: Path) -> Path:
     fig.suptitle(f"{rg.section}: mean over seeds; blue: batchnorm, red: none; solid: the narrow y-range, "
                  "dashed: the wide one", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path)

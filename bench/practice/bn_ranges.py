@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.practice.bn import label, lower_is_better, on_test
-from bench.practice.suite_runs import Run, better, mean, std
+from bench.practice.suite_runs import Run, better, mean, std, within_spread
 
 
 def y_range_text(value: Any) -> str:
@@ -66,13 +66,12 @@ class Ranges:
 def compare(a: list[float], b: list[float], lower: bool) -> str:
     """"better" / "worse" when a's mean beats / trails b's by more than the larger spread over
     seeds (any difference with one seed each), else "the same within the seeds' spread"."""
-    ma, mb = mean(a), mean(b)
-    if ma is None or mb is None:
+    same = within_spread(a, b)
+    if same is None:
         return "not comparable"
-    spread = max(std(a) or 0.0, std(b) or 0.0)
-    if abs(ma - mb) <= spread:
+    if same:
         return "the same within the seeds' spread"
-    return "better" if better(ma, mb, lower) else "worse"
+    return "better" if better(mean(a), mean(b), lower) else "worse"
 
 
 def range_verdicts(rg: Ranges) -> list[str]:

@@ -1,6 +1,7 @@
 """The practice pages' figures: a grid of panels, each a few lines (mean over seeds, a band of
 ± one std), drawn headless by matplotlib. Pages build :class:`Panel` s from their runs
-(``learning_panels`` for the usual train-loss / valid-metric pair) and ``write_panels`` draws them."""
+(``learning_panels`` for the usual train-loss / valid-metric pair) and ``write_panels`` draws them;
+``pyplot`` and ``save_png`` serve the pages that draw their own figures (bench.practice.bn_plots)."""
 from __future__ import annotations
 
 import math
@@ -56,7 +57,8 @@ def learning_panels(task: str, series: Sequence[tuple[str, Sequence[Run], dict[s
     return [loss, valid]
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the headless backend."""
     import matplotlib
 
     matplotlib.use("Agg")  # headless
@@ -102,7 +104,7 @@ def _draw(ax, panel: Panel) -> None:
 
 def write_panels(rows: Sequence[Sequence[Panel]], path: Path, title: str = "") -> Path:
     """One PNG with a row of panels per entry of ``rows`` (a task, usually)."""
-    plt = _pyplot()
+    plt = pyplot()
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(6.2 * n_cols, 4.2 * n_rows), squeeze=False)
     for i, row in enumerate(rows):
@@ -114,9 +116,14 @@ def write_panels(rows: Sequence[Sequence[Panel]], path: Path, title: str = "") -
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    return save_png(fig, path)
+
+
+def save_png(fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (its folder made if missing) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, private=False) as fh:  # a link planted there is replaced, not followed
         fig.savefig(fh, dpi=100, format="png")
-    plt.close(fig)
+    pyplot().close(fig)
     return path

@@ -103,7 +103,8 @@ def divergence(status: str, error: str | None, history: Iterable[Mapping[str, An
     if status != "ok" and error and _NON_FINITE.search(error):
         how.append(f"{status}: " + error.strip().splitlines()[-1])
     if not how and status == "ok":
-        how += [f"non-finite test {m}" for m, v in (metrics or {}).items() if not _finite(v)][:1]
+        bad = [m for m, v in (metrics or {}).items() if not _finite(v)]
+        how += [f"non-finite test {bad[0]}"] if bad else []
     return "; ".join(how) or None
 
 
@@ -225,13 +226,19 @@ def better(a: float | None, b: float | None, lower_is_better: bool) -> bool | No
     return a < b if lower_is_better else a > b
 
 
+def within_spread(a: Sequence[float], b: Sequence[float]) -> bool | None:
+    """Whether two samples' means differ by no more than the larger of their stds over seeds (0
+    for one seed); None when either has no value."""
+    ma, mb = mean(a), mean(b)
+    if ma is None or mb is None:
+        return None
+    return abs(ma - mb) <= max(std(a) or 0.0, std(b) or 0.0)
+
+
 def within_noise(a: Stats, b: Stats, what: str = "test") -> bool:
-    """Whether two groups' means differ by no more than the larger of their seed-to-seed stds (a
-    verdict that rests on such a difference says so)."""
-    ma, mb, sa, sb = a.mean(what), b.mean(what), a.std(what), b.std(what)
-    if None in (ma, mb, sa, sb):
-        return False
-    return abs(ma - mb) <= max(sa, sb)
+    """Whether two complete groups' means are within their seeds' spread (a verdict that rests on
+    such a difference says so)."""
+    return bool(a.complete and b.complete and within_spread(a.values(what), b.values(what)))
 
 
 def noise_note(a: Stats, b: Stats, what: str = "test") -> str:
