@@ -33,6 +33,22 @@ def test_report_page_and_index(cli):
     assert (results / "toy" / "README.md").read_text() == page
 
 
+def test_index_leaves_out_a_suite_whose_runs_another_suite_made(cli, plugin_dir):
+    """A suite that shares every run it has records of with another one (practice-bn's ncf runs are
+    collab's) is not listed as if it had been run: the index names the suite that made them."""
+    invoke, results = cli
+    (plugin_dir / "toy-subset.toml").write_text('[[datasets]]\nname = "toy-reg"\nsplit = "fixed"\n'
+                                                '[[methods]]\nvariant = "toy-mean"\n'
+                                                '[[methods]]\nvariant = "toy-mean"\nparams = { scale = 2.0 }\n')
+    assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0
+    assert invoke("report", "--suite", "toy", "--results-dir", str(results)).exit_code == 0
+    index = (results / "README.md").read_text()
+    assert "| `toy` |" in index and "toy-subset" not in index
+    assert invoke("run", "--suite", "toy-subset", "--format", "none").exit_code == 0
+    assert invoke("report", "--suite", "toy", "--results-dir", str(results)).exit_code == 0
+    assert "| `toy-subset` |" in (results / "README.md").read_text()  # a run of its own: listed
+
+
 def test_export_parquet_round_trip(cli, tmp_path):
     invoke, results = cli
     invoke("run", "--suite", "toy", "--format", "none")

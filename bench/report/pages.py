@@ -172,8 +172,8 @@ def index_text(registry: Registry, store: Store, results_dir: Path) -> str:
         except (SuiteError, KeyError, ValueError):
             continue  # a suite naming a plugin that is not installed: nothing of it can be shown
         recorded = [r for _, r in chosen if r is not None]
-        if not recorded:
-            continue
+        if not any(r.suite == name for r in recorded):
+            continue  # none made by it: only runs it shares with another suite (whose page shows them)
         page = results_dir / name / "README.md"
         link = f"[{name}/README.md]({name}/README.md)" if page.exists() else f"`bench report --suite {name}`"
         datasets = ", ".join(dict.fromkeys(f"{s.dataset}/{s.split}" for s, _ in chosen))
