@@ -41,7 +41,7 @@ def to_toml(suite: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def embedded_twin(name: str, folder: Path, seeds: tuple[int, ...] = (0, 1), epochs: int = 2) -> Path:
+def embedded_twin(name: str, folder: Path, seeds: tuple[int, ...] = (0,), epochs: int = 2) -> Path:
     """suites/NAME.toml on embedded data, written as FOLDER/NAME.toml (same name: same pages)."""
     suite = tomllib.loads((ROOT / "suites" / f"{name}.toml").read_text())
     suite["seeds"] = list(seeds)
