@@ -185,8 +185,8 @@ def test_the_page_shows_diverged_failed_and_missing_runs_and_draws_what_it_can(t
     assert "bench run --suite practice-bn --threads 1" in text and "bench practice bn --out x" in text
     written = write_files(parts, "practice-bn", runs, tmp_path / "page", "bench practice bn")
     names = sorted(p.name for p in written)
-    assert names == ["README.md", "cifar10-curves.png", "cifar10-heatmap.png"]
-    assert all(p.stat().st_size > 1000 for p in written)
+    assert names == ["README.md", "cifar10-curves.png", "cifar10-heatmap.png", "summary.json"]
+    assert all(p.stat().st_size > 1000 for p in written if p.suffix == ".png")
     assert "lr 0.01, the highest rate both" not in text  # the caption is in the figure; the page links it
     assert "learning curves at lr 0.01" in text
 
@@ -263,4 +263,5 @@ def test_real_runs_on_embedded_data_give_a_page(tmp_path: Path, bench_cmd):
     assert "## digits/random: resnet-20 vs resnet-20-nobn" in text
     assert "resnet-20-nobn, lr 30, seed 0: non-finite" in text
     assert "| resnet-20 (with batchnorm) |" in text
-    assert {p.name for p in (tmp_path / "page").iterdir()} == {"README.md", "digits-heatmap.png", "digits-curves.png"}
+    assert {p.name for p in (tmp_path / "page").iterdir()} == {"README.md", "digits-heatmap.png", "digits-curves.png",
+                                                          "summary.json"}

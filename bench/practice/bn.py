@@ -15,9 +15,12 @@ import math
 from dataclasses import dataclass
 
 from bench.core.metrics import METRICS
+from bench.practice.page_text import Verdict
 from bench.practice.suite_runs import MISSING, Run, better, mean, std
 
 SLACK = 0.95  # default target: 95 % of the weaker arm's best final validation score
+HIGHER = "Batchnorm allows higher learning rates"
+FASTER = "Batchnorm trains faster"
 
 
 def lower_is_better(metric: str) -> bool:
@@ -182,28 +185,35 @@ def _lr(x: float | None) -> str:
     return "none" if x is None else f"{x:g}"
 
 
-def grid_verdicts(g: Grid) -> list[str]:
-    """One sentence per claim, each ending "holds" or "does not hold" at this scale, from the numbers."""
+def grid_claims(g: Grid) -> list[tuple[str, Verdict]]:
+    """(claim, verdict) for the two claims a grid tests, from the numbers (none without a target)."""
     if g.target is None:
-        missing = sum(r.status == MISSING for r in g.runs)
-        return ["Not testable: an arm has no rate at which every seed finished without diverging"
-                + (f" ({missing} runs not made yet)." if missing else ".")]
+        return []
+    task = g.runs[0].task if g.runs else g.section
     hi_bn, hi_no = g.max_lr(True), g.max_lr(False)
     holds = hi_bn is not None and (hi_no is None or hi_bn > hi_no)
-    out = [f"**Batchnorm allows higher learning rates: {'holds' if holds else 'does not hold'} at this scale.** "
-           f"The highest rate at which every seed trains (no divergence, mean final {g.key} reaching "
-           f"{g.target:.4g}) is {_lr(hi_bn)} with batchnorm and {_lr(hi_no)} without."]
+    out = [(HIGHER, Verdict(task, holds, f"The highest rate at which every seed trains (no divergence, mean final "
+                                         f"{g.key} reaching {g.target:.4g}) is {_lr(hi_bn)} with batchnorm and "
+                                         f"{_lr(hi_no)} without."))]
     f_bn, f_no = g.fastest(True), g.fastest(False)
     fast = f_bn is not None and (f_no is None or f_bn[1] < f_no[1])
-    line = (f"**Batchnorm trains faster: {'holds' if fast else 'does not hold'} at this scale.** Fewest epochs to "
-            f"{g.key} {g.target:.4g} at any rate (every seed reaching it): ")
+    line = f"Fewest epochs to {g.key} {g.target:.4g} at any rate (every seed reaching it): "
     parts = [f"{arm_name(bn)} {f[1]:.3g} epochs (lr {f[0]:g}, {f[2]:.3g} s)" if f else f"{arm_name(bn)} never"
              for bn, f in ((True, f_bn), (False, f_no))]
     line += "; ".join(parts) + "."
     if f_bn and f_no:
         line += (f" In seconds batchnorm is {'faster' if f_bn[2] < f_no[2] else 'not faster'} "
                  f"({f_bn[2]:.3g} s against {f_no[2]:.3g} s).")
-    out.append(line)
+    return out + [(FASTER, Verdict(task, fast, line))]
+
+
+def grid_verdicts(g: Grid) -> list[str]:
+    """One sentence per claim, each ending "holds" or "does not hold" at this scale, from the numbers."""
+    if g.target is None:
+        missing = sum(r.status == MISSING for r in g.runs)
+        return ["Not testable: an arm has no rate at which every seed finished without diverging"
+                + (f" ({missing} runs not made yet)." if missing else ".")]
+    out = [f"**{claim}: {v.word} at this scale.** {v.evidence}" for claim, v in grid_claims(g)]
     b_bn, b_no = g.best_test(True), g.best_test(False)
     if b_bn and b_no:
         win = better(b_bn[1], b_no[1], g.metric_lower)

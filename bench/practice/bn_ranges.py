@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.practice.bn import label, lower_is_better, on_test
+from bench.practice.page_text import Verdict
 from bench.practice.suite_runs import Run, better, mean, std, within_spread
+
+HELPS = "A y-range helps the network hit the ratings' range"
+STANDS_IN = "Batchnorm's learned scale and shift stand in for a missing range"
 
 
 def y_range_text(value: Any) -> str:
@@ -76,38 +80,51 @@ def compare(a: list[float], b: list[float], lower: bool) -> str:
 
 def range_verdicts(rg: Ranges) -> list[str]:
     """The claims' verdicts (a range helps; batchnorm stands in for a missing one), then a line per variant."""
+    claims, lines = range_claims(rg)
+    name = label(rg.metric)
+    verdicts = []
+    for claim, v in claims:
+        if claim == HELPS:
+            verdicts.append(f"**{HELPS}: {v.word} at this scale** (it holds when every variant's test {name} is "
+                            "better with the range than without, by more than the spread over seeds).")
+        else:
+            verdicts.append(f"**{STANDS_IN}: {v.word} at this scale.** {v.evidence}")
+    return verdicts + lines
+
+
+def range_claims(rg: Ranges) -> tuple[list[tuple[str, Verdict]], list[str]]:
+    """(claim, verdict) for the claims the ranges test, and a line per variant (its scores with and
+    without a range), from the numbers."""
     lower, key_lower, name = lower_is_better(rg.metric), lower_is_better(rg.key), label(rg.metric)
+    task = rg.runs[0].task if rg.runs else rg.section
 
     def text(v: str, yr: str, epoch: int | None = None) -> str:
         return spread_text(rg.values(v, yr, rg.key if epoch else rg.metric, epoch))
 
     variants = [v for v in dict.fromkeys(v for v, _ in rg.settings) if rg.narrow_wide(v)]
-    lines, helps = [], []
+    lines, helps, tests = [], [], []
     for v in variants:
         narrow, wide = rg.narrow_wide(v)
         c = compare(rg.values(v, narrow, rg.metric), rg.values(v, wide, rg.metric), lower)
         early = compare(rg.values(v, narrow, rg.key, 1), rg.values(v, wide, rg.key, 1), key_lower)
         helps.append(c == "better")
-        lines.append(f"{v}: test {name} {text(v, narrow)} with y-range {narrow}, {text(v, wide)} with {wide} "
-                     f"({c} with the range); {rg.key} after one epoch {text(v, narrow, 1)} against "
+        tests.append(f"{v}: test {name} {text(v, narrow)} with y-range {narrow}, {text(v, wide)} with {wide} "
+                     f"({c} with the range)")
+        lines.append(f"{tests[-1]}; {rg.key} after one epoch {text(v, narrow, 1)} against "
                      f"{text(v, wide, 1)} ({early} with the range).")
-    verdicts = []
+    claims = []
     if helps:
-        verdicts.append(f"**A y-range helps the network hit the ratings' range: "
-                        f"{'holds' if all(helps) else 'does not hold'} at this scale** (it holds when every "
-                        f"variant's test {name} is better with the range than without, by more than the spread "
-                        "over seeds).")
+        claims.append((HELPS, Verdict(task, all(helps), "; ".join(tests) + ".")))
     with_bn = [v for v in variants if all(r.batchnorm for r in rg.cell(v, rg.narrow_wide(v)[1]))]
     without = [v for v in variants if v not in with_bn]
     if with_bn and without:
         b, n = with_bn[0], without[0]
         wb, wn = rg.narrow_wide(b)[1], rg.narrow_wide(n)[1]
         c = compare(rg.values(b, wb, rg.metric), rg.values(n, wn, rg.metric), lower)
-        verdicts.append(f"**Batchnorm's learned scale and shift stand in for a missing range: "
-                        f"{'holds' if c == 'better' else 'does not hold'} at this scale.** Without a range "
-                        f"(y-range {wb}), {b} scores test {name} {text(b, wb)}, {n} {text(n, wn)}: {c} with "
-                        "batchnorm.")
-    return verdicts + lines
+        claims.append((STANDS_IN, Verdict(task, c == "better", f"Without a range (y-range {wb}), {b} scores test "
+                                                                f"{name} {text(b, wb)}, {n} {text(n, wn)}: {c} "
+                                                                "with batchnorm.")))
+    return claims, lines
 
 
 def spread_text(values: list[float]) -> str:

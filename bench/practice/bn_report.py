@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 from bench.data.paths import write_file
 from bench.practice import bn_plots
-from bench.practice.bn import SLACK, Grid, arm_name, grid_verdicts, headline, history_key, label
-from bench.practice.bn_ranges import Ranges, range_verdicts, spread_text, y_range_text
+from bench.practice import summary as sm
+from bench.practice.bn import SLACK, Grid, arm_name, grid_claims, grid_verdicts, headline, history_key, label
+from bench.practice.bn_ranges import Ranges, range_claims, range_verdicts, spread_text, y_range_text
 from bench.practice.suite_runs import DIVERGED, MISSING, Run, fmt_lr
+from bench.practice.suite_runs import commands as run_commands
+
+TITLE = "In practice: batchnorm and high learning rates"
 
 CLAIM = ("Batchnorm flattens the loss surface, so a network trains at higher learning rates, and so trains "
          "faster. Its learned scale and shift (like a sigmoid y-range on the output) also let a network hit "
@@ -156,7 +162,7 @@ def range_section(rg: Ranges, stem: str) -> list[str]:
 
 
 def readme(parts: list[Grid | Ranges], suite: str, runs: list[Run], command: str = "", target_given=()) -> str:
-    out = ["# In practice: batchnorm and high learning rates", "", f"**Claim.** {CLAIM}", "",
+    out = [f"# {TITLE}", "", f"**Claim.** {CLAIM}", "",
            f"Suite `{suite}`: {len(runs)} planned runs, {sum(r.ok for r in runs)} finished without diverging, "
            f"{sum(r.status == DIVERGED for r in runs)} diverged, "
            f"{sum(r.status not in ('ok', MISSING, DIVERGED) for r in runs)} failed otherwise, "
@@ -180,23 +186,52 @@ def readme(parts: list[Grid | Ranges], suite: str, runs: list[Run], command: str
     return "\n".join(out)
 
 
-def write_files(parts: list[Grid | Ranges], suite: str, runs: list[Run], out_dir: Path, command: str = "",
-                target_given=()) -> list[Path]:
-    """OUT/README.md and, per section, OUT/<dataset>-heatmap.png and OUT/<dataset>-curves.png."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [write_file(out_dir / "README.md", readme(parts, suite, runs, command, target_given))]
+def figures(parts: list[Grid | Ranges]) -> dict[str, Any]:
+    """File name -> a function drawing it at a path: per grid a heatmap and (when a rate survives
+    in both arms) its curves, per y-range section its curves."""
+    out: dict[str, Any] = {}
     taken: set[str] = set()
     for part in parts:
         stem = slug(part.section, taken)
         if isinstance(part, Grid):
-            paths.append(bn_plots.heatmap(part, out_dir / f"{stem}-heatmap.png"))
+            out[f"{stem}-heatmap.png"] = lambda p, g=part: bn_plots.heatmap(g, p)
             lr = part.survived_lr()
             if lr is not None:
-                paths.append(bn_plots.curves(part, lr, out_dir / f"{stem}-curves.png"))
+                out[f"{stem}-curves.png"] = lambda p, g=part, lr=lr: bn_plots.curves(g, lr, p)
         else:
-            paths.append(bn_plots.range_curves(part, out_dir / f"{stem}-curves.png"))
-    return paths
+            out[f"{stem}-curves.png"] = lambda p, rg=part: bn_plots.range_curves(rg, p)
+    return out
+
+
+def summary(parts: list[Grid | Ranges], suite: str, runs: list[Run], command: str = "") -> dict[str, Any]:
+    """summary.json: each claim with its verdict per section, as the page words it."""
+    by_claim: dict[str, list] = {}
+    scale = []
+    for part in parts:
+        if isinstance(part, Grid):
+            found = grid_claims(part)
+            scale.append(f"{part.section}: {part.variant(True)} vs {part.variant(False)} at lr "
+                         f"{', '.join(f'{lr:g}' for lr in part.lrs)}; fixed: {_fixed(part.runs, 'lr')}")
+        else:
+            found = range_claims(part)[0]
+            scale.append(f"{part.section}: {', '.join(dict.fromkeys(v for v, _ in part.settings))} with y-ranges "
+                         f"{', '.join(dict.fromkeys(yr for _, yr in part.settings))}")
+        for claim, verdict in found:
+            by_claim.setdefault(claim, []).append(verdict)
+    return sm.document(title=TITLE, claim=CLAIM, claims=[sm.claim_entry(c, v) for c, v in by_claim.items()],
+                       figures=list(figures(parts)), measured=sm.run_measures(runs, suite, scale),
+                       command=command, data_commands=run_commands(runs))
+
+
+def write_files(parts: list[Grid | Ranges], suite: str, runs: list[Run], out_dir: Path, command: str = "",
+                target_given=()) -> list[Path]:
+    """OUT/README.md, per section OUT/<dataset>-heatmap.png and OUT/<dataset>-curves.png, and
+    OUT/summary.json."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [write_file(out_dir / "README.md", readme(parts, suite, runs, command, target_given))]
+    paths += [draw(out_dir / name) for name, draw in figures(parts).items()]
+    return paths + [sm.write_summary(out_dir, summary(parts, suite, runs, command))]
 
 
 def sections(runs: list[Run]) -> list[Grid | Ranges]:

@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from bench.practice import page_plots as pp
+from bench.practice import summary as sm
 from bench.practice.page_text import (Verdict, claim_block, data_section, direction, metric_label, recipe,
                                       tail, write_page)
-from bench.practice.suite_runs import Run, Stats, better, fmt_lr, noise_note, select, tasks
+from bench.practice.suite_runs import Run, Stats, better, commands, fmt_lr, noise_note, select, tasks
 
 SUITE = "practice-lr"
+TITLE = "In practice: learning rates"
+CLAIM = ("How the learning rate changes during training matters: annealing it (one-cycle best), training "
+         "embeddings faster than the body, and lr-find's suggested rate each do at least as well as one "
+         "hand-set constant rate.")
 SCHEDULES = ("constant", "step", "cosine", "one-cycle")
 ANNEALED = ("step", "cosine", "one-cycle")
 DISCRIMINATIVE = ("embeddings 1x", "embeddings 3x", "embeddings 10x")
@@ -131,6 +136,36 @@ EXPERIMENTS = (
 )
 
 
+def experiments(runs: Sequence[Run]) -> list[tuple[Experiment, dict[str, list[Row]]]]:
+    """Each experiment the runs have, with its rows per task (tasks without its labels left out)."""
+    out = []
+    for exp in EXPERIMENTS:
+        groups = {t: rows(runs, t, exp.labels) for t in tasks(runs)}
+        groups = {t: g for t, g in groups.items() if g}
+        if groups:
+            out.append((exp, groups))
+    return out
+
+
+def claim_verdicts(exp: Experiment, groups: Mapping[str, Sequence[Row]]) -> list[tuple[str, list[Verdict]]]:
+    return [(CLAIMS[key], [fn(t, g) for t, g in groups.items()]) for key, fn in exp.claims]
+
+
+def summary(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]] = (), render_command: str = "",
+            suite: str = SUITE) -> dict[str, Any]:
+    """summary.json: the claims' verdicts as the page shows them, the figures (the schedules'
+    learning curves first), what was measured."""
+    found = experiments(runs)
+    claims = [sm.claim_entry(c, v) for exp, groups in found for c, v in claim_verdicts(exp, groups)]
+    scale = [f"{exp.title}, {t}: {recipe([r for row in g for r in row.runs])}" for exp, groups in found
+             for t, g in groups.items()]
+    figures = [f"curves-{exp.key}.png" for exp, _ in found]
+    figures += ["schedules.png"] if any(exp.key == "annealing" for exp, _ in found) else []
+    return sm.document(title=TITLE, claim=CLAIM, claims=claims, figures=figures,
+                       measured=sm.run_measures(runs, suite, scale), command=render_command,
+                       data_commands=commands(runs), notes=[NOT_HERE])
+
+
 def table(group: Sequence[Row], column: str, metric: str) -> list[str]:
     lines = [f"| row | {column} | peak lr | test {metric} | valid {metric} | fit s |", "|---|---|---|---|---|---|"]
     for r in group:
@@ -184,25 +219,21 @@ def page(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]] = (), render_
          suite: str = SUITE) -> tuple[str, dict[str, Callable[[Path], Path]]]:
     """The README's text and its figures (file name -> a function drawing it at a path)."""
     names = tasks(runs)
-    out = ["# In practice: learning rates", "",
+    out = [f"# {TITLE}", "",
            "Learning-rate schedules at the same budget, discriminative rates and lr-find's suggestion, "
            "trained on the data below. Every verdict below is computed from the numbers in the tables (test "
            "scores, mean over seeds).", "", "Data:", ""]
     out += data_section(runs, names) + ["", NOT_HERE, ""]
     figures: dict[str, Callable[[Path], Path]] = {}
     claim_no = 0
-    for exp in EXPERIMENTS:
-        groups = {t: rows(runs, t, exp.labels) for t in names}
-        groups = {t: g for t, g in groups.items() if g}
-        if not groups:
-            continue
+    for exp, groups in experiments(runs):
         out += [f"## {exp.title}", ""]
         for t, group in groups.items():
             out.append(f"- {t}: {recipe([r for row in group for r in row.runs])}")
         out.append("")
-        for key, fn in exp.claims:
+        for claim, verdicts in claim_verdicts(exp, groups):
             claim_no += 1
-            out += claim_block(claim_no, CLAIMS[key], [fn(t, g) for t, g in groups.items()])
+            out += claim_block(claim_no, claim, verdicts)
         for t, group in groups.items():
             tr = [r for row in group for r in row.runs]
             m = metric_label(tr)
@@ -228,6 +259,7 @@ def readme(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]] = (), rende
 
 def write(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]], out_dir: Path, render_command: str = "",
           suite: str = SUITE) -> list[Path]:
-    """OUT/README.md, OUT/schedules.png and OUT/curves-<experiment>.png."""
+    """OUT/README.md, OUT/schedules.png, OUT/curves-<experiment>.png and OUT/summary.json."""
     text, figures = page(runs, methods, render_command, suite)
-    return write_page(out_dir, text, figures)
+    written = write_page(out_dir, text, figures)
+    return written + [sm.write_summary(out_dir, summary(runs, methods, render_command, suite))]

@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from bench.practice import page_plots as pp
+from bench.practice import summary as sm
 from bench.practice.page_text import (Verdict, claim_block, data_section, direction, metric_label, recipe,
                                       tail, write_page)
-from bench.practice.suite_runs import (DIVERGED, Run, Stats, best_lr, better, first_value, fmt_lr, mean_curve,
-                                       noise_note, select, tasks)
+from bench.practice.suite_runs import (DIVERGED, Run, Stats, best_lr, better, commands, first_value, fmt_lr,
+                                       mean_curve, noise_note, select, tasks)
 
 SUITE = "practice-optimizers"
+TITLE = "In practice: optimizers"
+CLAIM = ("Momentum and adaptive optimizers (RMSprop, Adam, AdamW) train faster and depend less on a tuned "
+         "learning rate than plain SGD, and once each is tuned the choice matters less.")
 OPTIMIZERS = ("sgd", "sgd-momentum", "rmsprop", "adam", "adamw")  # the suite's labels, table order
 ADAPTIVE = ("rmsprop", "adam", "adamw")
 CLAIMS = (
@@ -222,12 +226,29 @@ def build(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]]) -> dict[str
     return {t: rows_for(runs, t, methods) for t in tasks(runs)}
 
 
+def claim_verdicts(by_task: Mapping[str, Sequence[Row]]) -> list[tuple[str, list[Verdict]]]:
+    """Each claim with its verdict on every task, in CLAIMS order (the page's and the summary's)."""
+    return [(claim, [VERDICTS[i](t, rows) for t, rows in by_task.items()]) for i, claim in enumerate(CLAIMS)]
+
+
+def summary(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]], render_command: str = "",
+            suite: str = SUITE) -> dict[str, Any]:
+    """summary.json: the claims' verdicts as the page shows them, the figures (the grids first),
+    what was measured."""
+    by_task = build(runs, methods)
+    scale = [f"{t} network: {recipe(select(runs, task=t))}" for t in by_task]
+    figures = (["lr-grid.png"] if by_task else []) + [f"curves-{_slug(t)}.png" for t in by_task]
+    return sm.document(title=TITLE, claim=CLAIM, claims=[sm.claim_entry(c, v) for c, v in claim_verdicts(by_task)],
+                       figures=figures, measured=sm.run_measures(runs, suite, scale), command=render_command,
+                       data_commands=commands(runs))
+
+
 def page(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]], render_command: str = "",
          suite: str = SUITE) -> tuple[str, dict[str, Callable[[Path], Path]]]:
     """The README's text and its figures (file name -> a function drawing it at a path)."""
     by_task = build(runs, methods)
     names = list(by_task)
-    out = ["# In practice: optimizers", "",
+    out = [f"# {TITLE}", "",
            "Five optimizers, each at its usual learning rate and at the best rate of a small grid, on the "
            "data below. The best rate is chosen on the **valid** score (mean over seeds), never on test; the "
            "test score is then read at that rate. Every verdict below is computed from the numbers in "
@@ -238,8 +259,8 @@ def page(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]], render_comma
     out += ["", "The first rate of each row's grid in the suite file is the optimizer's usual rate; the "
             "optimizer, its rate, momentum and weight decay are all that change between rows. A run whose "
             "loss became NaN or infinite is shown as diverged and its rate cannot be chosen.", "", "## Claims", ""]
-    for i, claim in enumerate(CLAIMS):
-        out += claim_block(i + 1, claim, [VERDICTS[i](t, by_task[t]) for t in names])
+    for i, (claim, verdicts) in enumerate(claim_verdicts(by_task)):
+        out += claim_block(i + 1, claim, verdicts)
     figures = {}
     for t in names:
         rows = by_task[t]
@@ -269,9 +290,10 @@ def readme(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]], render_com
 
 def write(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]], out_dir: Path, render_command: str = "",
           suite: str = SUITE) -> list[Path]:
-    """OUT/README.md, OUT/curves-<task>.png for every task and OUT/lr-grid.png."""
+    """OUT/README.md, OUT/curves-<task>.png for every task, OUT/lr-grid.png and OUT/summary.json."""
     text, figures = page(runs, methods, render_command, suite)
-    return write_page(out_dir, text, figures)
+    written = write_page(out_dir, text, figures)
+    return written + [sm.write_summary(out_dir, summary(runs, methods, render_command, suite))]
 
 
 def _slug(text: str) -> str:

@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 from bench.data.paths import write_file
 from bench.practice.suite_runs import Run, commands, dataset_line, provenance
 
+WORDS = {True: "holds", False: "does not hold", None: "cannot be judged yet"}  # one claim on one task
 RECIPE_KEYS = ("optimizer", "lr", "momentum", "weight_decay", "epochs", "batch_size", "schedule", "widths")
 
 
@@ -21,9 +22,12 @@ class Verdict:
     holds: bool | None
     evidence: str
 
+    @property
+    def word(self) -> str:
+        return WORDS[self.holds]
+
     def line(self) -> str:
-        word = {True: "holds", False: "does not hold", None: "cannot be judged yet"}[self.holds]
-        return f"**{self.task}**: {word} at this scale: {self.evidence}"
+        return f"**{self.task}**: {self.word} at this scale: {self.evidence}"
 
 
 def summary_word(verdicts: Sequence[Verdict]) -> str:

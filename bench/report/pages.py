@@ -186,8 +186,8 @@ def index_text(registry: Registry, store: Store, results_dir: Path) -> str:
              "by hand). Rebuild this index and a suite's page with `bench report --suite NAME`.", "",
              "| suite | what | datasets / splits | runs recorded / planned | newest | page |",
              "|---|---|---|---|---|---|", *rows]
-    others = sorted(p for p in results_dir.glob("*/*.md")
-                    if p.name != "README.md" and p.parent.name not in registry.suites)
+    others = sorted(p for p in results_dir.glob("*/*.md")  # a folder's own README.md too (practice/)
+                    if p.parent.name not in registry.suites)
     if others:
         lines += ["", "Other results:", ""] + [f"- [{p.relative_to(results_dir)}]({p.relative_to(results_dir)})"
                                                 for p in others]
