@@ -1,8 +1,8 @@
 """Worker processes: each run executes in a long-lived worker, supervised by the parent.
 
 A worker (forked from a clean fork server, never from the parent: torch and CUDA are not
-fork-safe, and the server imports neither) loads only the plugin files its runs need, loads a dataset split once, and executes one spec at a time, sending back the
-record. The parent watches each worker: when one dies (segfault, ``os._exit``, a signal), passes
+fork-safe, and the server imports neither) loads only the plugin files its runs need, loads a
+dataset split once, and executes one spec at a time, sending back the record. The parent watches each worker: when one dies (segfault, ``os._exit``, a signal), passes
 its run's time limit or its memory limit, the parent kills it, writes the run's record itself
 (``crashed`` / ``timeout`` / ``oom``, with the reason and the tail of the worker's stderr) and
 starts a fresh worker for the next run. Records are written by the parent only, atomically, so
