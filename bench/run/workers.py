@@ -2,10 +2,11 @@
 
 A worker (forked from a clean fork server, never from the parent: torch and CUDA are not
 fork-safe, and the server imports neither) loads only the plugin files its runs need, loads a
-dataset split once, and executes one spec at a time, sending back the record. The parent watches each worker: when one dies (segfault, ``os._exit``, a signal), passes
-its run's time limit or its memory limit, the parent kills it, writes the run's record itself
-(``crashed`` / ``timeout`` / ``oom``, with the reason and the tail of the worker's stderr) and
-starts a fresh worker for the next run. Records are written by the parent only, atomically, so
+dataset split once, and executes one spec at a time, sending back the record. The parent
+watches each worker: when one dies (segfault, ``os._exit``, a signal), passes its run's time
+limit or its memory limit, the parent kills it, writes the run's record itself (``crashed`` /
+``timeout`` / ``oom``, with the reason and the tail of the worker's stderr) and starts a fresh
+worker for the next run. Records are written by the parent only, atomically, so
 a killed worker or parent never leaves half a record.
 
 Memory is watched by polling the worker's resident set size (psutil) rather than with RLIMIT_AS,
