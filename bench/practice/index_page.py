@@ -9,41 +9,19 @@ not shaped as a page writer writes it stops the page with an error naming the fi
 from __future__ import annotations
 
 import os
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from bench.data.paths import write_file
 from bench.practice.summary import NAME, SummaryError, read_summary
+# the deck's sections and the verdict tally are shared with the results site
+from bench.results.practice_summary import ORDER, PART_I, PART_II, SECTIONS, Section, measured_lines, tally
+
+__all__ = ["NOT_MADE", "ORDER", "PART_I", "PART_II", "SECTIONS", "Found", "Section", "index_text", "load",
+           "measured", "not_held", "section_text", "tally", "write_index"]
 
 NOT_MADE = "not made yet"
-ORDER = ("holds", "holds where judged", "holds on some tasks only", "holds only in part", "does not hold",
-         "cannot be judged yet")  # how the overview counts a page's verdicts
-
-
-@dataclass(frozen=True)
-class Section:
-    """One slide: its title and the folder (under the page's folder) its page is written to."""
-
-    title: str
-    folder: str
-    command: str = ""  # what makes the page ("" for a slide no command covers yet)
-
-
-PART_I = (
-    Section("Optimizers", "optimizers", "bench practice optimizers --results-dir results/practice"),
-    Section("Learning rates", "lr", "bench practice lr --results-dir results/practice"),
-    Section("Gradients & initialization", "init", "bench practice init --data-dir DATA --out results/practice/init"),
-    Section("Batchnorm and high learning rates", "bn", "bench practice bn --results-dir results/practice"),
-)
-PART_II = (  # the deck's second part: pages of a later issue
-    Section("Data augmentation", "augmentation"),
-    Section("Overfitting", "overfitting"),
-    Section("Transfer learning", "transfer"),
-    Section("Pictures", "pictures"),
-)
-SECTIONS = PART_I + PART_II
 
 
 @dataclass
@@ -76,12 +54,6 @@ def load(results_dir: Path, sections: Sequence[Section]) -> list[Found]:
     return out
 
 
-def tally(claims: Sequence[dict[str, Any]]) -> str:
-    """'holds 2 · holds on some tasks only 3' (in ORDER)."""
-    counts = Counter(c["verdict"] for c in claims)
-    return " · ".join(f"{word} {counts[word]}" for word in sorted(counts, key=ORDER.index)) or "no claims"
-
-
 def not_held(doc: dict[str, Any]) -> list[str]:
     """Per task, the claims (by number) that did not hold there, then those not judged."""
     lines = []
@@ -96,21 +68,9 @@ def not_held(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "not known"
-    return f"{value:.0f} s" + (f" ({value / 60:.1f} min)" if value >= 120 else "")
-
-
 def measured(m: dict[str, Any]) -> list[str]:
     """What was measured, one bullet each: data, scale, runs and wall time."""
-    out = [f"- data: {line}" for line in m.get("data", [])]
-    out += [f"- scale: {line}" for line in m.get("scale", [])]
-    unit = m.get("unit") or "runs"
-    seeds = ", ".join(map(str, m.get("seeds", []))) or "n/a"
-    counts = f"{m.get('runs')} {unit} ({m.get('recorded')} recorded, {m.get('diverged')} diverged), seed(s) {seeds}"
-    wall = f"wall time {_seconds(m.get('wall_seconds'))}" + (f": {m['wall_note']}" if m.get("wall_note") else "")
-    return out + [f"- {counts}; {wall}" + (f"; {m['hardware']}" if m.get("hardware") else "")]
+    return [f"- {line}" for line in measured_lines(m)]
 
 
 def section_text(f: Found) -> list[str]:

@@ -2,14 +2,10 @@
 by bench and read back without following a link or evaluating anything."""
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Any
 
-from bench.data.paths import open_nofollow
-
-MAX_BYTES = 64 * 1024 * 1024  # far above any page's file: a bigger one is not bench's
+from bench.results.practice_summary import read_strict  # noqa: F401  (shared with the results site)
 
 
 def jsonable(x: Any) -> Any:
@@ -23,17 +19,3 @@ def jsonable(x: Any) -> Any:
     if x is None or isinstance(x, (str, int, bool)):
         return x
     return repr(x)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not strict JSON")
-
-
-def read_strict(path: str | Path) -> Any:
-    """The JSON value in ``path``: a plain file (a link there raises UnsafePath, an OSError), UTF-8,
-    strict JSON (NaN / Infinity refused: ValueError). FileNotFoundError when absent."""
-    with open_nofollow(path) as f:
-        data = f.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise ValueError(f"larger than {MAX_BYTES // 2**20} MiB")
-    return json.loads(data.decode("utf-8"), parse_constant=_no_constant)

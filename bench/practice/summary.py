@@ -4,32 +4,26 @@ Each page writer puts one beside its README.md: the page's title and claim, each
 verdict word its README shows and one evidence line per task, the figures (the main one first),
 what was measured (data, scale, runs, wall time) and the commands that made the data and the
 page. It is strict JSON (no NaN), read back with ``json.loads`` and checked field by field
-(:func:`read_summary`), so the index shows only numbers a page's own code computed."""
+(:func:`read_summary`, in bench.results.practice_summary so that the results site reads it too),
+so the index shows only numbers a page's own code computed."""
 from __future__ import annotations
 
 import json
-import math
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from bench.core.spec import RunRecord
 from bench.data.paths import write_file
-from bench.practice.jsonable import jsonable, read_strict
-from bench.practice.page_text import WORDS, Verdict, summary_word
+from bench.practice.jsonable import jsonable
+from bench.practice.page_text import Verdict, summary_word
 from bench.practice.suite_runs import DIVERGED, Run, dataset_line, select, tasks
+# reading and checking are shared with the results site: bench.results.practice_summary
+from bench.results.practice_summary import (CLAIM_WORDS, FIGURE, NAME, SCHEMA, TASK_WORDS, SummaryError, check,
+                                            read_summary)
 
-NAME = "summary.json"
-SCHEMA = "bench-practice-summary/1"
-# a task's word (page_text.WORDS; the init page's family verdict) and a claim's (page_text.summary_word)
-TASK_WORDS = (*WORDS.values(), "holds only in part")
-CLAIM_WORDS = (*WORDS.values(), "holds on some tasks only", "holds where judged", "holds only in part")
-FIGURE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.png")  # a plain file name beside the README
-
-
-class SummaryError(ValueError):
-    """A summary.json that is not what a page writer writes (named, with what to do)."""
+__all__ = ["CLAIM_WORDS", "FIGURE", "NAME", "SCHEMA", "TASK_WORDS", "SummaryError", "check", "claim_entry",
+           "document", "read_summary", "run_measures", "wall_seconds", "write_summary"]
 
 
 def claim_entry(claim: str, verdicts: Sequence[Verdict]) -> dict[str, Any]:
@@ -78,70 +72,3 @@ def write_summary(out_dir: Path, doc: Mapping[str, Any]) -> Path:
     """OUT/summary.json (checked as the index will read it, so a writer cannot leave a bad one)."""
     check(dict(jsonable(doc)), Path(out_dir) / NAME)
     return write_file(Path(out_dir) / NAME, json.dumps(jsonable(doc), indent=1, allow_nan=False) + "\n")
-
-
-def read_summary(path: Path) -> dict[str, Any]:
-    """The summary at ``path``, checked. FileNotFoundError when absent; SummaryError when it is a
-    link, not strict JSON or not shaped as a page writer writes it."""
-    try:
-        doc = read_strict(path)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise SummaryError(f"{path}: cannot be read as a summary ({exc}); "
-                           "make it again with the command of its page") from None
-    return check(doc, path)
-
-
-def _fail(path: Path, what: str) -> SummaryError:
-    return SummaryError(f"{path}: {what}; it is not what a `bench practice` page writes. "
-                        "Make it again with the command of its page (or remove it).")
-
-
-def _strings(value: Any, path: Path, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        raise _fail(path, f"{where} is not a list of strings")
-    return value
-
-
-def check(doc: Any, path: Path) -> dict[str, Any]:
-    """``doc`` if it has every field the index shows, each of its type; else SummaryError."""
-    if not isinstance(doc, dict):
-        raise _fail(path, "not a JSON object")
-    if doc.get("schema") != SCHEMA:
-        raise _fail(path, f"schema is {doc.get('schema')!r}, not {SCHEMA!r}")
-    for key in ("title", "claim", "command"):
-        if not isinstance(doc.get(key), str):
-            raise _fail(path, f"{key!r} is missing or not a string")
-    for key in ("notes", "data_commands"):
-        _strings(doc.get(key, []), path, repr(key))
-    for name in _strings(doc.get("figures"), path, "'figures'"):
-        if not FIGURE.fullmatch(name):
-            raise _fail(path, f"figure {name!r} is not a plain .png file name")
-    claims = doc.get("claims")
-    if not isinstance(claims, list):
-        raise _fail(path, "'claims' is not a list")
-    for i, c in enumerate(claims, 1):
-        if not isinstance(c, dict) or not isinstance(c.get("claim"), str) or c.get("verdict") not in CLAIM_WORDS:
-            raise _fail(path, f"claim {i} lacks its sentence or a verdict word ({', '.join(CLAIM_WORDS)})")
-        ev = c.get("evidence")
-        if not isinstance(ev, list) or not all(
-                isinstance(e, dict) and isinstance(e.get("task"), str) and isinstance(e.get("line"), str)
-                and e.get("verdict") in TASK_WORDS for e in ev):
-            raise _fail(path, f"claim {i}'s evidence is not a list of {{task, verdict, line}}")
-    m = doc.get("measured")
-    if not isinstance(m, dict):
-        raise _fail(path, "'measured' is not an object")
-    _strings(m.get("data", []), path, "measured.data")
-    _strings(m.get("scale", []), path, "measured.scale")
-    for key in ("runs", "recorded", "diverged", "wall_seconds"):
-        v = m.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-            raise _fail(path, f"measured.{key} is not a number")
-    seeds = m.get("seeds", [])
-    if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise _fail(path, "measured.seeds is not a list of integers")
-    for key in ("unit", "wall_note", "hardware"):
-        if not isinstance(m.get(key, ""), str):
-            raise _fail(path, f"measured.{key} is not a string")
-    return doc
