@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from bench.cli.options import device_option, plugins_option, registry_for, results_option, split_csv, suite_for
-from bench.cli.practice_pages import lr_cmd, optimizers_cmd
+from bench.cli.options import device_option, plugins_option, registry_for, results_option, split_csv
+from bench.cli.practice_pages import lr_cmd, optimizers_cmd, suite_runs
 from bench.data import paths
 
 DEFAULT_DATASET = "cifar10[train_per_class=200,valid_size=500,test_per_class=100]"
@@ -232,9 +232,6 @@ def bn_cmd(suite_name, targets, out, results_dir, plugins) -> None:
 
     from bench.core import environment
     from bench.practice.bn_report import build, write_files
-    from bench.practice.suite_runs import runs_from
-    from bench.report import table
-    from bench.results.store import Store
 
     wanted = {}
     for item in targets:
@@ -243,9 +240,7 @@ def bn_cmd(suite_name, targets, out, results_dir, plugins) -> None:
             wanted[key.strip()] = float(value)
         except ValueError:
             raise click.BadParameter(f"{item!r} is not KEY=NUMBER, e.g. valid_accuracy=0.25", param_hint="--target")
-    reg = registry_for(plugins)
-    suite = suite_for(reg, suite_name)
-    runs = runs_from(table.chosen_records(suite, reg, Store(Path(results_dir))))
+    suite, runs = suite_runs(suite_name, results_dir, plugins)
     if not any(r.record is not None for r in runs):
         raise click.ClickException(f"no records of suite {suite.name} in {results_dir}/runs; run it first: "
                                    f"bench run --suite {suite.name} --data-dir DATA --results-dir {results_dir}")
