@@ -6,7 +6,8 @@ from bench.methods import TabularBaseline
 
 class KNN(TabularBaseline):
     name = "knn"
-    kinds = ("regression", "classification", "image-classification")  # ratings: codes are no distance
+    kinds = ("regression", "classification", "image-classification",  # ratings: codes are no distance
+             "text-classification")
     description = "k-nearest neighbours (scikit-learn) on normalized inputs, as in the paper's code"
     defaults = {
         "n_neighbors": 10,        # the paper's k

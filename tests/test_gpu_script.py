@@ -56,7 +56,7 @@ def test_prepare_and_run_without_click_tqdm_platformdirs(tmp_path, bench_cmd):
     assert prep.returncode == 0, prep.stderr
     assert json.loads((parts / "manifest.json").read_text())["arrays"]["train_x"]["shape"] == [30, 32, 32, 3]
 
-    run = _script("run", "--parts", str(parts), "--results", str(results), "--budget", "20",
+    run = _script("run", "--parts", str(parts), "--results", str(results), "--budget", "10",
                   "--valid-size", "10", "--train-per-class", "2", "--fast-epochs", "1",
                   "--fast-widths", "4,4,4,4", "--depth-variants", "resnet-20", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr

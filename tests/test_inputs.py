@@ -271,6 +271,17 @@ def test_name_claimed_by_two_plugins_stops_run(cli, claimed_twice, write_suite, 
     assert not (results / "runs").exists()
 
 
+@pytest.mark.parametrize("name, what", [("toy-dup", "method variant 'toy-dup'"), ("dup-data", "dataset 'dup-data'")])
+def test_check_refuses_a_name_claimed_by_two_plugins(cli, claimed_twice, name, what):
+    """`bench check` used to pass whichever plugin loaded first while `bench run` refused the name."""
+    invoke, _ = cli
+    res = invoke("check", name)
+    assert res.exit_code == 2, res.output
+    first, second = claimed_twice / "claim_1.py", claimed_twice / "claim_2.py"
+    assert f"{what} is defined by {first} and by {second}" in res.output
+    assert "PASS" not in res.output
+
+
 def test_a_clash_elsewhere_does_not_stop_run_and_list_still_shows_it(cli, claimed_twice):
     invoke, _ = cli
     res = invoke("run", "--suite", "toy", "--dry-run")

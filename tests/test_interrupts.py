@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytestmark = pytest.mark.slow  # real `bench` processes, killed and resumed
@@ -81,9 +82,14 @@ def test_sigkilled_run_resumes_with_only_the_missing_runs(bench_process):
     start, results = bench_process
     proc = start()
     _wait_for_records(results, 2, proc)
+    helpers = psutil.Process(proc.pid).children(recursive=True)  # the fork server and the worker
+    assert helpers
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    time.sleep(0.5)  # its worker dies with it (PR_SET_PDEATHSIG)
+    # the worker dies with it: the fork server ends with its parent, the worker with the server
+    # (PR_SET_PDEATHSIG), and a watchdog checks the parent too
+    gone, alive = psutil.wait_procs(helpers, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
     before = _seeds(results)
     assert 2 <= len(before) < SEEDS and len(set(before)) == len(before)
     assert all(json.loads(p.read_text())["status"] == "ok" for p in (results / "runs").glob("*.json"))
@@ -93,6 +99,54 @@ def test_sigkilled_run_resumes_with_only_the_missing_runs(bench_process):
     assert proc.returncode == 0, out
     assert f"{SEEDS} runs: {SEEDS - len(before)} ok, {len(before)} cached" in out
     assert _seeds(results) == list(range(SEEDS))
+
+
+HANG_METHOD = '''
+"""A method that says where it runs, then hangs in fit: written by tests/test_interrupts.py."""
+import os
+import time
+
+from bench import Method
+
+
+class Hang(Method):
+    name = "toy-hang"
+    kinds = ("regression",)
+    defaults = {"pid_file": ""}
+
+    def fit(self, train, valid, ctx):
+        with open(self.params["pid_file"], "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(300)
+        return self
+
+    def predict(self, data):
+        raise AssertionError("never reached")
+'''
+
+
+def test_a_worker_busy_in_a_fit_dies_with_a_sigkilled_parent(plugin_dir, bench_process, tmp_path):
+    """Not only an idle worker (its pipe closes): one inside a long fit ends too, and so would
+    the processes its plugin started (it takes its process group down)."""
+    start, _ = bench_process
+    (plugin_dir / "hang.py").write_text(textwrap.dedent(HANG_METHOD))
+    pid_file = tmp_path / "worker.pid"
+    suite = tmp_path / "hang.toml"
+    suite.write_text(f'[[datasets]]\nname = "toy-reg"\nsplit = "fixed"\n[[methods]]\nvariant = "toy-hang"\n'
+                     f'params = {{ pid_file = "{pid_file}" }}\n')
+    proc = start("--suite", str(suite))  # the last --suite wins
+    end = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()):
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < end, "the fit never started"
+        time.sleep(0.05)
+    worker = psutil.Process(int(pid_file.read_text()))
+    helpers = psutil.Process(proc.pid).children(recursive=True)  # the fork server and the worker
+    assert worker in helpers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    gone, alive = psutil.wait_procs(helpers, timeout=10)
+    assert not alive, f"outlived their parent: {[p.cmdline()[-1][:80] for p in alive]}"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

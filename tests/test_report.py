@@ -33,6 +33,22 @@ def test_report_page_and_index(cli):
     assert (results / "toy" / "README.md").read_text() == page
 
 
+def test_index_leaves_out_a_suite_whose_runs_another_suite_made(cli, plugin_dir):
+    """A suite that shares every run it has records of with another one (practice-bn's ncf runs are
+    collab's) is not listed as if it had been run: the index names the suite that made them."""
+    invoke, results = cli
+    (plugin_dir / "toy-subset.toml").write_text('[[datasets]]\nname = "toy-reg"\nsplit = "fixed"\n'
+                                                '[[methods]]\nvariant = "toy-mean"\n'
+                                                '[[methods]]\nvariant = "toy-mean"\nparams = { scale = 2.0 }\n')
+    assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0
+    assert invoke("report", "--suite", "toy", "--results-dir", str(results)).exit_code == 0
+    index = (results / "README.md").read_text()
+    assert "| `toy` |" in index and "toy-subset" not in index
+    assert invoke("run", "--suite", "toy-subset", "--format", "none").exit_code == 0
+    assert invoke("report", "--suite", "toy", "--results-dir", str(results)).exit_code == 0
+    assert "| `toy-subset` |" in (results / "README.md").read_text()  # a run of its own: listed
+
+
 def test_export_parquet_round_trip(cli, tmp_path):
     invoke, results = cli
     invoke("run", "--suite", "toy", "--format", "none")
@@ -53,3 +69,28 @@ def test_export_of_an_empty_store_is_an_error(cli, tmp_path):
     invoke, results = cli
     res = invoke("export", "--out", str(tmp_path / "x.parquet"), "--results-dir", str(results), plugins=False)
     assert res.exit_code == 1 and "no run records" in res.output
+
+
+def test_check_mode_draws_no_pixels_but_knows_which_figures_a_page_has(cli):
+    """`bench report --check` renders each page with plots.dry_run(): the figure list (what the page
+    links) comes out the same as when drawing, and no PNG is written."""
+    from bench.report import plots
+
+    invoke, results = cli
+    assert invoke("run", "--suite", "toy", "--format", "none").exit_code == 0
+    assert invoke("report", "--suite", "toy", "--results-dir", str(results)).exit_code == 0
+    for png in (results / "toy").glob("*.png"):
+        png.unlink()
+    assert invoke("report", "--check", "--results-dir", str(results)).exit_code == 0  # same page text
+    assert not list((results / "toy").glob("*.png"))
+    from bench.core.spec import RunRecord
+
+    rec = RunRecord(key="k", spec_id="s", spec={"seed": 0}, status="ok", label="a",
+                    history=[{"epoch": 1, "train_loss": 1.0, "valid_rmse": 2.0}])
+    with plots.dry_run():
+        with pytest.raises(ValueError):  # what decides a figure still decides it
+            plots.learning_curves([], results / "x.png")
+        plots.learning_curves([rec], results / "x.png")
+    assert not (results / "x.png").exists()
+    plots.learning_curves([rec], results / "x.png")
+    assert (results / "x.png").read_bytes()[:8] == PNG_MAGIC

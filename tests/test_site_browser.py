@@ -4,6 +4,7 @@ file://, follows the link to a suite page, sorts a table by a click, hides a fig
 the browser logs no error and loads nothing but the site's own files."""
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -94,4 +95,30 @@ def test_site_in_chromium_sorts_a_table_and_logs_no_error(cli, plugin_dir, brows
     assert browser.find_elements(By.CSS_SELECTOR, "figure svg")  # the CD diagram
     loaded += resources(browser)
     assert loaded and all(u.startswith("file://") for u in loaded), loaded  # nothing from the web
+    assert not severe(browser)
+
+
+def test_practice_page_in_chromium_shows_its_figure_and_logs_no_error(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    from bench.report import site, site_assets, site_practice
+    from test_site_practice import png, summary
+
+    practice = tmp_path / "practice" / "optimizers"
+    practice.mkdir(parents=True)
+    (practice / "summary.json").write_text(json.dumps(summary("Adam wins")))
+    png(practice / "main.png")
+    site_dir = tmp_path / "site"
+    site_practice.write(site_dir, tmp_path / "practice")
+    (site_dir / "assets").mkdir()
+    (site_dir / "assets" / "site.css").write_text(site_assets.CSS)
+    (site_dir / "assets" / "site.js").write_text(site_assets.JS)
+    site.index(site_dir)
+    browser.get((site_dir / "index.html").as_uri())
+    browser.find_element(By.LINK_TEXT, "In practice").click()
+    assert browser.current_url.endswith("/practice.html")
+    img = browser.find_element(By.CSS_SELECTOR, "figure img")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0
+    loaded = resources(browser)
+    assert loaded and all(u.startswith("file://") for u in loaded), loaded
     assert not severe(browser)

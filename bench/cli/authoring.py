@@ -28,6 +28,9 @@ def check(variant, kind, budget, data_dir, cache_dir, full, plugins) -> None:
     from bench.plugins import checks as conformance
 
     reg = registry_for(plugins)
+    clash = reg.clash_error(methods=[variant], datasets=[variant])
+    if clash:  # checking whichever plugin came first would pass a name `bench run` refuses
+        raise click.UsageError(clash)
     if variant not in reg.methods and variant in reg.datasets:
         _check_dataset(reg, variant, data_dir, cache_dir)
         return

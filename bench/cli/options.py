@@ -1,8 +1,11 @@
 """Options and helpers every command group shares: the plugin scan, suites, results folders."""
 from __future__ import annotations
 
+import ast
 import contextlib
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -155,3 +158,22 @@ def plugins_hint(reg: Registry, results_dir: str | Path = "results", datasets=()
     folders = sorted({f for fs in found.values() for f in fs})
     return (f" Records in {results_dir} were made with plugins from a folder this scan does not include "
             f"({'; '.join(parts)}): pass " + " ".join(f"--plugins {f}" for f in folders) + ".")
+
+
+def parse_params(items: tuple[str, ...], option: str = "--params") -> dict[str, Any]:
+    """``k=v`` items -> a dict; a value reads as in a suite file (a number, true, [4, 8, 8], a quoted
+    string) or as a Python literal (True, (4, 8)), else as plain text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = (x.strip() for x in item.partition("="))
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not key=value, e.g. lr=0.01 or widths=[4,8,8]",
+                                     param_hint=option)
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            try:
+                out[key] = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                out[key] = value
+    return out

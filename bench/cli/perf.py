@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from bench.data import paths
-from bench.cli.options import (plugins_option, results_option,
+from bench.cli.options import (parse_params, plugins_option, results_option,
                                registry_for, suite_for)
 
 
@@ -55,15 +55,7 @@ def perf_tabular(dataset, split, device, batches, rows, trials, no_peer, ee_vari
     except FilesMissing as exc:
         raise click.ClickException(str(exc))
     dev = environment.resolve_device(device)
-    import ast
-
-    overrides = {}
-    for item in ee_params:
-        key, _, value = item.partition("=")
-        try:
-            overrides[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            overrides[key] = value
+    overrides = parse_params(ee_params, "--ee-param")
     chosen = tuple(s for s in sections.split(",") if s)
     unknown = [s for s in chosen if s not in perf_mod.SECTIONS]
     if unknown:

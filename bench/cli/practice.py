@@ -1,29 +1,11 @@
 """`bench lr-find`: the learning-rate range test of one network method on one dataset split."""
 from __future__ import annotations
 
-import tomllib
-from typing import Any
 
 import click
 
 from bench.data import paths
-from bench.cli.options import device_option, plugins_hint, plugins_option, registry_for
-
-
-def parse_params(items: tuple[str, ...]) -> dict[str, Any]:
-    """``k=v`` items -> a dict; a value reads as in a suite file (a number, true, [4, 8, 8], a quoted
-    string), else as plain text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = (x.strip() for x in item.partition("="))
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not key=value, e.g. lr=0.01 or widths=[4,8,8]",
-                                     param_hint="--params")
-        try:
-            out[key] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key] = value
-    return out
+from bench.cli.options import device_option, parse_params, plugins_hint, plugins_option, registry_for
 
 
 @click.command("lr-find")

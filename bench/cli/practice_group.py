@@ -1,11 +1,15 @@
 """`bench practice`: the deck's "In practice" experiments that are not a suite's table.
 
-`bench practice init`: initialization and gradient flow (bench.practice.gradflow)."""
+`bench practice init`: initialization and gradient flow (bench.practice.gradflow).
+`bench practice optimizers` / `lr`: the pages of the practice-optimizers / practice-lr suites.
+`bench practice bn`: batchnorm and high learning rates, from a suite's records (bench.practice.bn).
+`bench practice index`: the "In practice" page, from the summary.json each of those pages writes."""
 from __future__ import annotations
 
 import click
 
-from bench.cli.options import device_option, plugins_option, registry_for, split_csv
+from bench.cli.options import device_option, plugins_option, registry_for, results_option, split_csv
+from bench.cli.practice_pages import lr_cmd, optimizers_cmd, suite_runs
 from bench.data import paths
 
 DEFAULT_DATASET = "cifar10[train_per_class=200,valid_size=500,test_per_class=100]"
@@ -14,6 +18,10 @@ DEFAULT_DATASET = "cifar10[train_per_class=200,valid_size=500,test_per_class=100
 @click.group()
 def practice() -> None:
     """In-practice experiments: how networks train, measured on real data (not a suite's table)."""
+
+
+practice.add_command(optimizers_cmd)  # pages from the practice-* suites' records
+practice.add_command(lr_cmd)
 
 
 def widths_option(ctx, param, value: str | None) -> tuple[int, ...] | None:
@@ -54,10 +62,13 @@ def widths_option(ctx, param, value: str | None) -> tuple[int, ...] | None:
 @click.option("--data-dir", type=click.Path(file_okay=False))
 @click.option("--cache-dir", type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default="results/practice/init", show_default=True,
-              help="Folder for init.json, README.md and the plots (made if missing).")
+              help="Folder for init.json, README.md, summary.json and the plots (made if missing).")
+@click.option("--from-json", "from_json", type=click.Path(dir_okay=False),
+              help="Train nothing: make README.md, the plots and summary.json again from this saved init.json.")
 @plugins_option
-def init_cmd(dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_depth, cnn_steps, cnn_widths,
-             cnn_batch_size, seed, device, threads, data_dir, cache_dir, out, plugins) -> None:
+@click.pass_context
+def init_cmd(ctx, dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_depth, cnn_steps, cnn_widths,
+             cnn_batch_size, seed, device, threads, data_dir, cache_dir, out, from_json, plugins) -> None:
     """Initialization and gradient flow: do signals and gradients vanish or explode with depth, a
     saturating activation or a bad init, and do residual connections, He init and batchnorm cure it?
 
@@ -77,15 +88,26 @@ def init_cmd(dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_de
     and writes OUT/README.md (the claim; a table per family: first and last layer's signal and
     gradient at init, their ratio, the loss after training, divergence, a verdict computed from
     the numbers), OUT/init.json (every per-layer series, settings, dataset and split fingerprint,
-    seed, device, versions, command) and OUT/mlp.png, OUT/cnn.png (per-layer curves, log scale).
+    seed, device, versions, command), OUT/mlp.png, OUT/cnn.png (per-layer curves, log scale) and
+    OUT/summary.json (the verdicts, for `bench practice index`). --from-json makes all but
+    init.json again from a saved one, in seconds.
 
     \b
     Example (a few minutes at one thread; the CNNs take most of it):
       bench practice init --data-dir ../shared/data --threads 1 --out /tmp/practice-init
+      bench practice init --from-json results/practice/init/init.json --out results/practice/init
     """
     from pathlib import Path
 
     from bench.core import environment
+
+    if from_json:
+        given = [p.opts[0] for p in ctx.command.params if p.name not in ("from_json", "out", "plugins")
+                 and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"--from-json makes the page from a saved run; {', '.join(given)} cannot apply")
+        _init_from_json(Path(from_json), Path(out), environment.command_line())
+        return
     from bench.core.dataset import FilesMissing
     from bench.practice.gradflow import select
     from bench.practice.gradflow_report import readme, write_files
@@ -126,3 +148,105 @@ def init_cmd(dataset, settings, depth, width, steps, lr, batch_size, cnn, cnn_de
     except OSError as exc:
         raise click.ClickException(f"cannot write the results in --out {out}: {exc}")
     click.echo(f"wrote {', '.join(str(p) for p in written)} ({exp.seconds:.0f} s)")
+
+
+def _init_from_json(path, out, command: str) -> None:
+    """`bench practice init --from-json`: the page of a saved run, nothing trained."""
+    from bench.practice.gradflow_report import load_experiment, write_files
+
+    try:
+        exp, doc = load_experiment(path)
+    except FileNotFoundError:
+        raise click.BadParameter(f"{path}: no such file", param_hint="--from-json") from None
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--from-json") from None
+    try:
+        written = write_files(exp, out, str(doc.get("command") or ""), rendered_by=command,
+                              threads=doc.get("torch_threads") if isinstance(doc.get("torch_threads"), int) else None)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the page in --out {out}: {exc}")
+    click.echo(f"wrote {', '.join(str(p) for p in written)} (from {path}; nothing trained)")
+
+
+@practice.command("index")
+@click.option("--results-dir", type=click.Path(file_okay=False), default="results/practice", show_default=True,
+              help="The folder of the practice pages (optimizers/, lr/, init/, bn/, ...); README.md is written there.")
+def index_cmd(results_dir) -> None:
+    """The "In practice" page: one section per slide of the deck, each from the summary.json its
+    page's command wrote (claim, verdicts with their numbers, main figure, what was measured, where
+    it did not hold, link). A section without one says "not made yet"; a summary.json that is a
+    link or malformed stops the command, naming the file. Reads only; trains nothing.
+
+    \b
+    Example:
+      bench practice index --results-dir results/practice
+    """
+    from pathlib import Path
+
+    from bench.core import environment
+    from bench.practice.index_page import SECTIONS, write_index
+    from bench.practice.summary import SummaryError
+
+    try:
+        path, found = write_index(Path(results_dir), SECTIONS, environment.command_line())
+    except SummaryError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {Path(results_dir) / 'README.md'}: {exc}") from None
+    for f in found:
+        words = [c["verdict"] for c in f.summary["claims"]] if f.summary else ["not made yet"]
+        click.echo(f"{f.section.title}: {'; '.join(words)}")
+    click.echo(f"wrote {path}")
+
+
+
+
+@practice.command("bn")
+@click.option("--suite", "suite_name", default="practice-bn", show_default=True,
+              help="The suite whose records to read (a learning-rate grid x batchnorm; y-ranges).")
+@click.option("--target", "targets", multiple=True, metavar="KEY=VALUE",
+              help="The validation score a grid's runs must reach, by history key, e.g. valid_accuracy=0.25 "
+                   "(default: 0.95 x the weaker arm's best mean final score); repeatable.")
+@click.option("--out", type=click.Path(file_okay=False), default="results/practice/bn", show_default=True,
+              help="Folder for README.md and the plots (made if missing).")
+@results_option
+@plugins_option
+def bn_cmd(suite_name, targets, out, results_dir, plugins) -> None:
+    """Batchnorm and high learning rates: read a practice-bn suite's records, write the page.
+
+    \b
+    Per dataset split with a learning-rate grid (networks that differ only in batchnorm): the
+    test metric per rate and arm (mean over seeds), the epochs and seconds until the validation
+    score in the per-epoch history first reaches a target, the runs that diverged (a non-finite
+    loss or score in the history, or a run failed over NaN predictions), and a verdict per claim
+    (higher rates; faster training) computed from those numbers. Per rating split with y-ranges:
+    the networks with and without a range, with and without batchnorm. Writes OUT/README.md,
+    OUT/<dataset>-heatmap.png and OUT/<dataset>-curves.png. Runs nothing.
+
+    \b
+    Example:
+      bench run --suite practice-bn --data-dir ../shared/data --results-dir results/practice --jobs 2 --threads 1
+      bench practice bn --results-dir results/practice
+    """
+    from pathlib import Path
+
+    from bench.core import environment
+    from bench.practice.bn_report import build, write_files
+
+    wanted = {}
+    for item in targets:
+        key, _, value = item.partition("=")
+        try:
+            wanted[key.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not KEY=NUMBER, e.g. valid_accuracy=0.25", param_hint="--target")
+    suite, runs = suite_runs(suite_name, results_dir, plugins)
+    if not any(r.record is not None for r in runs):
+        raise click.ClickException(f"no records of suite {suite.name} in {results_dir}/runs; run it first: "
+                                   f"bench run --suite {suite.name} --data-dir DATA --results-dir {results_dir}")
+    parts = build(runs, wanted)
+    try:
+        written = write_files(parts, suite.name, runs, Path(out), environment.command_line(), set(wanted))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the page in --out {out}: {exc}")
+    click.echo(f"wrote {', '.join(str(p) for p in written)}")

@@ -143,6 +143,8 @@ def report_cmd(suite_names, compare_to, no_plots, with_html, site_dir, screensho
         return
     if not suite_names:
         raise click.UsageError("give --suite NAME (repeatable), or --check")
+    if with_html:
+        _practice_page(site, Path(results_dir) / "practice")
     for name in suite_names:
         suite = suite_for(reg, name)
         try:
@@ -166,6 +168,17 @@ def report_cmd(suite_names, compare_to, no_plots, with_html, site_dir, screensho
             click.echo(f"wrote {take(site / 'index.html', Path(screenshot))}")
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             raise click.ClickException(str(exc))
+
+
+def _practice_page(site: Path, practice_dir: Path) -> None:
+    """site/practice.html from the practice pages' summaries, written first so that every page's
+    nav links it; nothing when the results folder has no practice summary (a shared site keeps its own)."""
+    from bench.report import site_practice
+
+    with writes(site, "--site-dir", "site folder"):
+        made = site_practice.write(site, practice_dir)
+    if made:
+        click.echo(f"wrote {made}")
 
 
 def _check_pages(reg, store, results_dir: Path, names) -> None:

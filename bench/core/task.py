@@ -7,7 +7,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-KINDS = ("regression", "classification", "image-classification", "rating")
+KINDS = ("regression", "classification", "image-classification", "rating", "text-classification")
+# the kinds whose target is a class label (scored by accuracy; predictions must be train labels)
+LABEL_KINDS = ("classification", "image-classification", "text-classification")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,8 @@ class Part:
     """One part of a task (train, valid or test) as a method sees it.
 
     ``X`` is a DataFrame of feature columns for tabular and rating tasks (categorical columns
-    as integer codes) or a uint8 array (N, H, W, C) for images; ``y`` is a 1-D array.
+    as integer codes), a uint8 array (N, H, W, C) for images, or a 1-D object array of texts
+    (``str``, one document each, as the dataset reads it) for text; ``y`` is a 1-D array.
     """
 
     X: Any

@@ -14,6 +14,8 @@
 ``pca=k`` (``encoder_for``) adds a seeded PCA to ``k`` components on top, fitted on the train
 rows: how the pixel baselines see images in fewer dimensions (``PCAEncoder``).
 
+Text parts (``text-classification``) get their own encoders, ``bench.methods.text_features``.
+
 ``scale=True`` standardizes with the mean and standard deviation of the data given to ``fit``.
 One-hot indicator columns are divided by their standard deviation but never centred, so
 sparse output stays sparse (centring does not change distances anyway).
@@ -30,6 +32,7 @@ import pandas as pd
 from scipy import sparse
 
 from bench.core.task import Part, Schema
+from bench.methods.text_features import TEXT_KIND, text_encoder
 
 ENCODINGS = ("ordinal", "onehot", "ee")
 
@@ -247,6 +250,8 @@ def encoder_for(encoding: str, train: Part, ctx: Any = None, valid: Part | None 
                 pca: int | None = None, seed: int = 0):
     """An unfitted encoder for a baseline's ``encoding`` parameter; ``ee`` gets its embeddings
     from the fit context (see ``embeddings_from``); ``pca=k`` reduces the result to k components."""
+    if train.kind == TEXT_KIND:  # TF-IDF or averaged word embeddings; pca = truncated SVD
+        return text_encoder(encoding, train, ctx, valid, ee_variant=ee_variant, svd=pca, seed=seed, scale=scale)
     if pca:
         return PCAEncoder(encoder_for(encoding, train, ctx, valid, scale, sparse, ee_variant), int(pca), seed)
     if encoding not in ENCODINGS:

@@ -26,21 +26,25 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.core.method import FitContext, Method, NotFittedError
-from bench.core.task import Part
+from bench.core.task import LABEL_KINDS, Part
 
-CLASSIFY = ("classification", "image-classification")
+CLASSIFY = LABEL_KINDS
 
 
 class TabularBaseline(Method):
     """A baseline on encoded table columns (or flattened pixels) through one estimator."""
 
-    kinds: ClassVar[tuple[str, ...]] = ("regression", "classification", "image-classification", "rating")
+    kinds: ClassVar[tuple[str, ...]] = ("regression", "classification", "image-classification", "rating",
+                                        "text-classification")
     defaults: ClassVar[dict[str, Any]] = {
-        "encoding": "ordinal",        # ordinal | onehot | ee (categorical columns -> learned embeddings)
+        "encoding": "ordinal",        # ordinal | onehot | ee (categorical columns -> learned embeddings);
+                                      # text: ordinal = TF-IDF of word 1-2-grams, ee = the network's
+                                      # word embeddings averaged per text (bench.methods.text_features)
         "ee_variant": "ee",           # the embedding network behind encoding='ee' (fitted once, shared)
         "target_transform": "auto",   # auto (the dataset's hint) | log (fit log(y), predict exp) | none
         "max_train_rows": None,       # seeded random subset of train rows (recorded in the run's info)
-        "pca": None,                  # images: PCA components of the flattened pixels (None: all pixels)
+        "pca": None,                  # images: PCA components of the flattened pixels (None: all pixels);
+                                      # text: truncated-SVD components of the TF-IDF (None: sparse)
     }
     renamed: ClassVar[dict[str, str]] = {"log_target": "target_transform"}
 

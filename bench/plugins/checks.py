@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.method import FitContext, Method, NotFittedError
-from bench.core.task import KINDS, Part, Schema, Split, Task
+from bench.core.task import KINDS, LABEL_KINDS, Part, Schema, Split, Task
 
 CHECK_NAMES = (
     "fit-returns-self",   # fit returns the estimator itself
@@ -109,7 +109,27 @@ def tiny_task(kind: str, seed: int = 0) -> Task:
         return Task("tiny-ratings", kind, "rating", ("rmse", "mae"), schema, X, y,
                     _split(n, seed), synthetic=True,
                     description="tiny synthetic low-rank ratings (conformance checks)")
+    if kind == "text-classification":  # short "reviews": sentiment words among neutral ones
+        return tiny_text_task(rng, _split(240, seed))
     raise ValueError(f"no tiny task for kind {kind!r}; kinds: {KINDS}")
+
+
+_TINY_WORDS = {0: "dull boring awful flat tedious", 1: "moving superb funny smart gripping",
+               None: "the a film movie story cast plot it is and , . of"}
+
+
+def tiny_text_task(rng: np.random.Generator, split: Split) -> Task:
+    """Seeded two-class texts: each has 2-4 words of its class among 4-10 neutral ones."""
+    n = len(split.train) + len(split.valid) + len(split.test)
+    words = {k: v.split() for k, v in _TINY_WORDS.items()}
+    y = rng.integers(0, 2, n).astype(np.int64)
+    texts = []
+    for label in y:
+        doc = list(rng.choice(words[None], rng.integers(4, 11))) + list(rng.choice(words[int(label)], rng.integers(2, 5)))
+        texts.append(" ".join(rng.permutation(doc)))
+    return Task("tiny-text", "text-classification", "label", ("accuracy",), Schema(n_classes=2),
+                np.array(texts, dtype=object), y, split, synthetic=True,
+                description="tiny synthetic two-class texts (conformance checks)")
 
 
 # -- the checks ---------------------------------------------------------------------------------
@@ -225,7 +245,7 @@ class Checker:
     def check_finite(self) -> None:
         ref = self.reference()
         pred = np.asarray(ref["pred"])
-        if self.kind in ("classification", "image-classification"):
+        if self.kind in LABEL_KINDS:
             known = set(np.unique(np.asarray(ref["train"].y)).tolist())
             unknown = sorted({v for v in pred.tolist() if v not in known}, key=repr)[:5]
             assert not unknown, f"predicted labels never seen in train: {unknown}; predict class labels"

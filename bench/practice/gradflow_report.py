@@ -1,5 +1,6 @@
 """What `bench practice init` leaves: init.json (every per-layer series), README.md (the claim,
-a table per network family with verdicts computed from the numbers) and one PNG per family."""
+a table per network family with verdicts computed from the numbers), one PNG per family and
+summary.json; and the same page again from a saved init.json (``--from-json``), without training."""
 from __future__ import annotations
 
 import json
@@ -7,17 +8,30 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.core import environment
 from bench.data.paths import atomic_write, write_file
-from bench.practice.jsonable import jsonable
-from bench.practice.gradflow import Outcome, Profile
-from bench.practice.gradflow_run import Experiment
+from bench.practice import summary as sm
+from bench.practice.gradflow import Outcome, Profile, Training
+from bench.practice.gradflow_run import Data, Experiment
+from bench.practice.jsonable import jsonable, read_strict
+from bench.practice.page_text import Verdict, claim_block
 
 CLAIM = ("Signals and gradients vanish or explode in deep networks; the culprits are depth, the "
          "activation function and a bad initialization; the cures are residual connections, a fitting "
          "initialization and batchnorm.")
 FACTOR = 1.0  # a change of 10^1 or more across the layers counts as vanishing / exploding
 TITLES = {"mlp": "Deep MLPs on flattened images", "cnn": "He et al.'s CIFAR nets: plain vs residual"}
+TITLE = "In practice: initialization and gradient flow"
+ROLES = {  # role -> (what its networks should do, the claim about them)
+    "culprit": ("vanish or explode (10x or more across the layers) or diverge",
+                "Depth, a saturating activation or a bad initialization make the signal or the gradient vanish "
+                "or explode (10x or more across the layers), or training diverge."),
+    "cure": ("keep signal and gradient within 10x and train",
+             "Residual connections, a fitting initialization and batchnorm keep the signal and the gradient "
+             "within 10x across the layers, and the network trains."),
+}
 
 
 def log_ratio(a: float, b: float) -> float | None:
@@ -79,19 +93,31 @@ def verdict(o: Outcome) -> str:
     return "; ".join(parts)
 
 
-def summary(outcomes: list[Outcome]) -> list[str]:
-    """How the culprits and the cures of one family came out, counted from the verdicts."""
-    lines = []
-    for role, want, text in (("culprit", False, "vanish or explode (10x or more across the layers) or diverge"),
-                             ("cure", True, "keep signal and gradient within 10x and train")):
+def role_verdicts(family: str, outcomes: list[Outcome]) -> dict[str, Verdict]:
+    """Per role (culprit, cure) of one family: whether every network of it did what the claim says,
+    and the count that says so."""
+    out = {}
+    for role, (text, _) in ROLES.items():
         group = [o for o in outcomes if o.role == role]
         if not group:
             continue
-        hits = [o.setting for o in group if healthy(o) == want]
-        misses = [o.setting for o in group if healthy(o) != want]
+        hits = [o.setting for o in group if healthy(o) == (role == "cure")]
+        misses = [o.setting for o in group if healthy(o) != (role == "cure")]
         line = f"{role}s: {len(hits)} of {len(group)} {text}"
-        lines.append(line + (f"; not: {', '.join(misses)}" if misses else ""))
-    return lines
+        out[role] = Verdict(family, not misses, line + (f"; not: {', '.join(misses)}" if misses else ""))
+    return out
+
+
+def summary(outcomes: list[Outcome]) -> list[str]:
+    """How the culprits and the cures of one family came out, counted from the verdicts."""
+    return [v.evidence for v in role_verdicts("", outcomes).values()]
+
+
+def claim_verdicts(exp: Experiment) -> list[tuple[str, list[Verdict]]]:
+    """Each role's claim with its verdict per family (the families that have networks of that role)."""
+    per_family = {family: role_verdicts(family, outcomes) for family, outcomes in exp.outcomes.items()}
+    return [(claim, [v[role] for v in per_family.values() if role in v]) for role, (_, claim) in ROLES.items()
+            if any(role in v for v in per_family.values())]
 
 
 def residual_gains(outcomes: list[Outcome]) -> list[str]:
@@ -140,7 +166,7 @@ def table(outcomes: list[Outcome], steps: int) -> list[str]:
 
 def readme(exp: Experiment, command: str = "") -> str:
     d = exp.data
-    out = ["# In practice: initialization and gradient flow", "", f"**Claim.** {CLAIM}", "",
+    out = [f"# {TITLE}", "", f"**Claim.** {CLAIM}", "",
            f"Data: the training part of `{d.ref}` (split {d.split}, fingerprint `{d.fingerprint}`, "
            f"{len(d.labels)} images); every network is measured on the same {len(d.measure_rows)} of them. "
            f"Seed {exp.seed}, device {exp.device}, {exp.seconds:.0f} s in all.", "",
@@ -161,6 +187,10 @@ def readme(exp: Experiment, command: str = "") -> str:
         out += [f"- {line}" for line in summary(outcomes) + residual_gains(outcomes)]
         out += [f"- the claim {'holds' if held(outcomes) else 'holds only in part'} for this family at this scale",
                 "", f"![{family}: per-layer signal and gradient]({family}.png)", ""]
+    out += ["## Verdicts", "", "The claim in two parts, judged per family from the counts above (a part holds "
+            "for a family when every network of its role does what the part says).", ""]
+    for i, (claim, verdicts) in enumerate(claim_verdicts(exp)):
+        out += claim_block(i + 1, claim, verdicts)
     if command:
         out += ["Command:", "", "```bash", command, "```", ""]
     return "\n".join(out)
@@ -249,13 +279,70 @@ def write_png(family: str, outcomes: list[Outcome], steps: int, path: Path) -> P
     return Path(path)
 
 
-def write_files(exp: Experiment, out_dir: Path, command: str = "") -> list[Path]:
-    """DIR/init.json, DIR/README.md and DIR/<family>.png (the folder is made if missing)."""
+def summary_doc(exp: Experiment, command: str, data_command: str, threads: int) -> dict[str, Any]:
+    """summary.json: the two parts of the claim with their verdicts per family, as the README words them."""
+    d = exp.data
+    nets = [o for outcomes in exp.outcomes.values() for o in outcomes]
+    measured = {"data": [f"the training part of `{d.ref}` (split {d.split}, fingerprint `{d.fingerprint}`, "
+                         f"{len(d.labels)} images); every network measured on the same {len(d.measure_rows)}"],
+                "scale": [f"{family}: {_setup(family, exp.settings[family])}" for family in exp.outcomes],
+                "unit": "networks", "runs": len(nets), "recorded": len(nets),
+                "diverged": sum(o.training.diverged_at is not None for o in nets), "seeds": [exp.seed],
+                "wall_seconds": round(exp.seconds, 1),
+                "wall_note": "`bench practice init`, building, measuring and training every network",
+                "hardware": f"{threads} torch thread(s), device {exp.device}"}
+    return sm.document(title=TITLE, claim=CLAIM, claims=[sm.claim_entry(c, v) for c, v in claim_verdicts(exp)],
+                       figures=[f"{family}.png" for family in exp.outcomes], measured=measured, command=command,
+                       data_commands=[data_command] if data_command else [])
+
+
+def write_files(exp: Experiment, out_dir: Path, command: str = "", *, rendered_by: str = "",
+                threads: int | None = None) -> list[Path]:
+    """DIR/init.json, DIR/README.md, DIR/<family>.png and DIR/summary.json (the folder is made if
+    missing). ``rendered_by``: the page is made again from a saved init.json by that command, so
+    init.json is left as it is and ``command`` (the one that made it) stays on the README."""
+    import torch
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [write_file(out_dir / "init.json", json.dumps(jsonable(document(exp, command)), indent=1,
-                                                          allow_nan=False) + "\n"),
-             write_file(out_dir / "README.md", readme(exp, command))]
+    paths = [] if rendered_by else [
+        write_file(out_dir / "init.json", json.dumps(jsonable(document(exp, command)), indent=1,
+                                                     allow_nan=False) + "\n")]
+    paths.append(write_file(out_dir / "README.md", readme(exp, command)))
     for family, outcomes in exp.outcomes.items():
         paths.append(write_png(family, outcomes, int(exp.settings[family]["steps"]), out_dir / f"{family}.png"))
-    return paths
+    doc = summary_doc(exp, rendered_by or command, command, torch.get_num_threads() if threads is None else threads)
+    return paths + [sm.write_summary(out_dir, doc)]
+
+
+def _floats(values: list[Any]) -> list[float]:
+    return [math.nan if v is None else float(v) for v in values]  # JSON keeps a non-finite value as null
+
+
+def _saved_profile(p: dict[str, Any] | None) -> Profile | None:
+    if p is None:
+        return None
+    return Profile(list(p["layers"]), _floats(p["act_std"]), _floats(p["grad_norm"]), _floats(p["grad_std"]),
+                   math.nan if p["loss"] is None else float(p["loss"]))
+
+
+def load_experiment(path: Path) -> tuple[Experiment, dict[str, Any]]:
+    """The experiment an init.json holds (read as strict JSON, never through a link) and the
+    document itself. The images are not saved: the Data has none, and placeholder labels of the
+    training part's length (all the page shows of them). ValueError/OSError: not such a file."""
+    doc = read_strict(path)
+    try:
+        d = doc["dataset"]
+        data = Data(str(d["name"]), dict(d["params"]), str(d["split"]), str(d["fingerprint"]),
+                    np.zeros((0,), np.uint8), np.zeros(int(d["train_rows"]), np.int64), 0,
+                    np.asarray(d["measure_rows"], np.int64))
+        exp = Experiment(data, seed=int(doc["seed"]), device=str(doc["device"]), seconds=float(doc["seconds"]))
+        for family, f in doc["families"].items():
+            exp.settings[family] = dict(f["settings"])
+            exp.outcomes[family] = [
+                Outcome(family, n["setting"], n["role"], n["shows"], dict(n["config"]), _saved_profile(n["at_init"]),
+                        _saved_profile(n["after"]), Training(_floats(n["losses"]), n["diverged_at"], n["seconds"]),
+                        int(n["steps"])) for n in f["networks"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"not an init.json that `bench practice init` writes (at {exc!r})") from None
+    return exp, doc

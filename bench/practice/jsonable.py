@@ -1,8 +1,11 @@
-"""The practice experiments' JSON files: strict JSON (no NaN), whatever the results hold."""
+"""The practice experiments' JSON files: strict JSON (no NaN), whatever the results hold, written
+by bench and read back without following a link or evaluating anything."""
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from bench.results.practice_summary import read_strict  # noqa: F401  (shared with the results site)
 
 
 def jsonable(x: Any) -> Any:

@@ -108,7 +108,7 @@ def check(registry: Registry, store: Store, results_dir: Path, names: list[str] 
         out = results_dir / suite.name
         want = {"table.md": suite_table(suite, registry, store)}
         if (out / "README.md").exists() or not (out / "table.md").exists():
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, plots.dry_run():  # the figures' names, no pixels
                 want["README.md"] = page_text(suite, registry, store, out, Path(tmp))
         for file, text in want.items():
             problems += _differs(out / file, text, f"bench report --suite {suite_arg(suite, registry)}")
@@ -172,8 +172,8 @@ def index_text(registry: Registry, store: Store, results_dir: Path) -> str:
         except (SuiteError, KeyError, ValueError):
             continue  # a suite naming a plugin that is not installed: nothing of it can be shown
         recorded = [r for _, r in chosen if r is not None]
-        if not recorded:
-            continue
+        if not any(r.suite == name for r in recorded):
+            continue  # none made by it: only runs it shares with another suite (whose page shows them)
         page = results_dir / name / "README.md"
         link = f"[{name}/README.md]({name}/README.md)" if page.exists() else f"`bench report --suite {name}`"
         datasets = ", ".join(dict.fromkeys(f"{s.dataset}/{s.split}" for s, _ in chosen))
@@ -186,8 +186,8 @@ def index_text(registry: Registry, store: Store, results_dir: Path) -> str:
              "by hand). Rebuild this index and a suite's page with `bench report --suite NAME`.", "",
              "| suite | what | datasets / splits | runs recorded / planned | newest | page |",
              "|---|---|---|---|---|---|", *rows]
-    others = sorted(p for p in results_dir.glob("*/*.md")
-                    if p.name != "README.md" and p.parent.name not in registry.suites)
+    others = sorted(p for p in results_dir.glob("*/*.md")  # a folder's own README.md too (practice/)
+                    if p.parent.name not in registry.suites)
     if others:
         lines += ["", "Other results:", ""] + [f"- [{p.relative_to(results_dir)}]({p.relative_to(results_dir)})"
                                                 for p in others]

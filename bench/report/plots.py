@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -23,7 +25,24 @@ def _pyplot():
     return plt
 
 
+_DRAWING: ContextVar[bool] = ContextVar("drawing", default=True)
+
+
+@contextmanager
+def dry_run():
+    """Build figures only as far as knowing whether they can be drawn (their ValueError), without
+    laying out or writing any PNG: `bench report --check` needs a page's figure list, not its pixels."""
+    token = _DRAWING.set(False)
+    try:
+        yield
+    finally:
+        _DRAWING.reset(token)
+
+
 def _save(plt, fig, out: Path, title: str) -> Path:
+    if not _DRAWING.get():
+        plt.close(fig)
+        return Path(out)
     fig.suptitle(title)
     fig.tight_layout()
     out = Path(out)

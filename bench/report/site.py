@@ -45,14 +45,22 @@ def file_name(suite_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", suite_name)
 
 
-def page(title: str, body: list[str], up: str = "") -> str:
-    """A whole page; ``up`` is the relative way back to the site's root ("" or "../")."""
+def has_practice(site_dir: Path) -> bool:
+    """Whether the site has its "In practice" page (bench.report.site_practice), for the nav."""
+    path = Path(site_dir) / "practice.html"
+    return path.is_file() and not path.is_symlink()
+
+
+def page(title: str, body: list[str], up: str = "", practice: bool = False) -> str:
+    """A whole page; ``up`` is the relative way back to the site's root ("" or "../"); ``practice``:
+    the nav links the "In practice" page."""
+    nav = f'<a href="{up}practice.html">In practice</a>' if practice else ""
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(title)}</title>", f'<link rel="stylesheet" href="{up}assets/site.css">',
         f'<script src="{up}assets/site.js" defer></script>', "</head>", "<body>",
-        f'<nav><a href="{up}index.html">Suites</a><a href="{up}leaderboard.html">Leaderboard</a></nav>',
+        f'<nav><a href="{up}index.html">Suites</a><a href="{up}leaderboard.html">Leaderboard</a>{nav}</nav>',
         "<main>", *body, "</main>",
         f'<footer class="muted">Made by bench {esc(__version__)} from the run records; nothing here is typed '
         "by hand.</footer>", "</body>", "</html>", ""])
@@ -158,7 +166,7 @@ def suite_page(suite: Suite, registry: Registry, store: Store, site_dir: Path,
     name = file_name(suite.name)
     out = site_dir / "suites" / f"{name}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_file(out, page(title, body, up="../"))
+    write_file(out, page(title, body, up="../", practice=has_practice(site_dir)))
     summary = {"name": suite.name, "title": title, "description": suite.description,
                "datasets": list(dict.fromkeys(f"{s.dataset}/{s.split}" for s, _ in chosen)),
                "recorded": len(recorded), "planned": len(chosen),
@@ -241,7 +249,7 @@ def index(site_dir: Path) -> Path:
             "ranks the methods across each suite's datasets.</p>",
             f'<div class="scroll"><table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>']
     out = Path(site_dir) / "index.html"
-    write_file(out, page("bench results", body))
+    write_file(out, page("bench results", body, practice=has_practice(site_dir)))
     return out
 
 
@@ -261,7 +269,7 @@ def leaderboard(site_dir: Path) -> Path:
         info = d.get("cd") if isinstance(d.get("cd"), dict) else {"reason": "no ranks recorded"}
         body += _cd_html(info, f"cd{n}-")
     out = Path(site_dir) / "leaderboard.html"
-    write_file(out, page("bench leaderboard", body))
+    write_file(out, page("bench leaderboard", body, practice=has_practice(site_dir)))
     return out
 
 

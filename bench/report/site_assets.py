@@ -26,7 +26,7 @@ td.failed { color: #b42318; }
 figure { margin: 1rem 0; }
 .figs { display: flex; flex-wrap: wrap; gap: 0 2rem; align-items: flex-start; }
 .figs figure { max-width: 100%; }
-figure svg { max-width: 100%; height: auto; }
+figure svg, figure img { max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: .85rem; }
 .legend { display: flex; flex-wrap: wrap; gap: .2rem 1rem; font-size: .82rem; margin: .3rem 0; }
 .legend .sw { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .25em; }

@@ -24,7 +24,7 @@ from bench.core.metric_info import recorded
 from bench.core.metrics import METRICS, get_metric, score
 from bench.data.artifacts import ArtifactCache
 from bench.core.spec import RunRecord, RunSpec
-from bench.core.task import Task
+from bench.core.task import LABEL_KINDS, Task
 from bench.results.history import training_info
 from bench.plugins.registry import Origin, Registry
 from bench.run import limits
@@ -125,7 +125,7 @@ def check_predictions(pred, n: int, kind: str = "", classes: np.ndarray | None =
                          "it must return numbers")
     if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
         raise ValueError(f"{who}predict returned {int(np.sum(~np.isfinite(arr)))} non-finite values (NaN/inf)")
-    if classes is not None and kind in ("classification", "image-classification"):
+    if classes is not None and kind in LABEL_KINDS:
         unknown = _unknown_labels(arr, np.asarray(classes))
         if unknown:
             raise ValueError(f"{who}predict returned label(s) {', '.join(map(repr, unknown[:5]))} "
@@ -261,7 +261,7 @@ def execute(registry: Registry, spec: RunSpec, task: Task, opts: RunOptions) -> 
             t1 = time.perf_counter()
             pred = method.predict(test)
             t2 = time.perf_counter()
-        classes = np.unique(train.y) if task.kind in ("classification", "image-classification") else None
+        classes = np.unique(train.y) if task.kind in LABEL_KINDS else None
         pred = check_predictions(pred, len(test), task.kind, classes, spec.method)
         rec.metrics = score(task.metrics, test.y, pred)
         rec.fit_seconds, rec.predict_seconds = round(t1 - t0, 3), round(t2 - t1, 3)

@@ -51,15 +51,33 @@ def _die_with_parent(parent_pid: int) -> None:
         pass
 
     def watch() -> None:  # where prctl is missing; also covers a parent gone before prctl
-        while os.getppid() == parent_pid:
+        # the parent by pid: a worker forked from the fork server is not the parent's child
+        while pid_alive(parent_pid):
             time.sleep(1.0)
         _kill_group()
 
     threading.Thread(target=watch, daemon=True).start()
 
 
-def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, parent_pid: int) -> None:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one we may not signal counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def worker_main(conn, log_path: str, sources: dict, opts, gpu: str | None, parent_pid: int,
+                environ: dict | None = None, cwd: str | None = None) -> None:
     os.setpgrp()  # the worker leads a process group: killing it kills what its plugins started
+    if environ is not None:  # forked from the fork server: take the parent's environment and folder
+        os.environ.clear()   # as they are now (the server kept those of when it started)
+        os.environ.update(environ)
+    if cwd is not None:
+        os.chdir(cwd)
     if gpu is not None:  # before anything imports torch
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     env.set_thread_env(opts.threads)  # before numpy / torch load; each run sets them again

@@ -1,11 +1,12 @@
 """Worker processes: each run executes in a long-lived worker, supervised by the parent.
 
-A worker (spawned, never forked: torch and CUDA are not fork-safe) loads only the plugin files
-its runs need, loads a dataset split once, and executes one spec at a time, sending back the
-record. The parent watches each worker: when one dies (segfault, ``os._exit``, a signal), passes
-its run's time limit or its memory limit, the parent kills it, writes the run's record itself
-(``crashed`` / ``timeout`` / ``oom``, with the reason and the tail of the worker's stderr) and
-starts a fresh worker for the next run. Records are written by the parent only, atomically, so
+A worker (forked from a clean fork server, never from the parent: torch and CUDA are not
+fork-safe, and the server imports neither) loads only the plugin files its runs need, loads a
+dataset split once, and executes one spec at a time, sending back the record. The parent
+watches each worker: when one dies (segfault, ``os._exit``, a signal), passes its run's time
+limit or its memory limit, the parent kills it, writes the run's record itself (``crashed`` /
+``timeout`` / ``oom``, with the reason and the tail of the worker's stderr) and starts a fresh
+worker for the next run. Records are written by the parent only, atomically, so
 a killed worker or parent never leaves half a record.
 
 Memory is watched by polling the worker's resident set size (psutil) rather than with RLIMIT_AS,
@@ -37,7 +38,8 @@ POLL_S = 0.05  # how often the parent checks deadlines and memory
 TAIL_LINES = 40
 
 
-from bench.run.worker_process import worker_main
+from bench.run.worker_process import pid_alive, worker_main
+from bench.run.worker_start import worker_context
 
 
 def rss_mb(pid: int) -> float:
@@ -131,21 +133,11 @@ def clean_stale_logdirs(tmp: str | None = None) -> int:
             pid = int(d.name[len(LOGDIR_PREFIX):].split("@", 1)[0])
         except (OSError, ValueError):
             continue
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or _alive(pid):
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or pid_alive(pid):
             continue
         shutil.rmtree(d, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _signal_name(code: int) -> str:
@@ -162,7 +154,7 @@ class LocalExecutor:
         self.opts, self.registry = opts, registry
         self.n = max(1, int(opts.jobs))
         self.gpus = gpu_slots(opts.device, self.n)
-        self.ctx = mp.get_context("spawn")
+        self.ctx = worker_context()
         self.workers: list[_Worker | None] = [None] * self.n
         clean_stale_logdirs()
         self.logdir = Path(tempfile.mkdtemp(prefix=f"{LOGDIR_PREFIX}{os.getpid()}@{_host()}-"))
@@ -179,7 +171,7 @@ class LocalExecutor:
         ours, theirs = self.ctx.Pipe()
         proc = self.ctx.Process(target=worker_main, name=f"bench-worker-{slot}",
                                 args=(theirs, str(log), self.registry.sources, opts,
-                                      gpu[0] if gpu else None, os.getpid()))
+                                      gpu[0] if gpu else None, os.getpid(), dict(os.environ), os.getcwd()))
         proc.start()
         theirs.close()
         w = _Worker(slot, proc, ours, log, gpu)
