@@ -21,7 +21,7 @@ def part(texts, y=None):
 
 def test_tfidf_vocabulary_comes_from_train_texts_only():
     train = part(["good film", "bad film", "good acting"])
-    enc = TfidfText()
+    enc = TfidfText(min_df=1)
     M = enc.fit_transform(train.X)
     vocab = set(enc.vectorizer_.vocabulary_)
     assert {"good", "film", "good film"} <= vocab
@@ -29,6 +29,14 @@ def test_tfidf_vocabulary_comes_from_train_texts_only():
     test = enc.transform(np.array(["superb plot", "good plot"], dtype=object))
     assert test[0].nnz == 0  # words never seen in train carry no weight
     assert test[1].nnz == 1 and M.shape[1] == test.shape[1]
+
+
+def test_tfidf_keeps_ngrams_of_two_train_texts_and_falls_back_on_tiny_parts():
+    enc = TfidfText()
+    enc.fit_transform(np.array(["good film", "bad film", "good acting"], dtype=object))
+    assert set(enc.vectorizer_.vocabulary_) == {"good", "film"}
+    enc.fit_transform(np.array(["good film", "bad acting"], dtype=object))  # nothing twice
+    assert "good film" in enc.vectorizer_.vocabulary_
 
 
 def test_tfidf_svd_gives_dense_columns_fitted_on_train():
