@@ -20,10 +20,15 @@ TOKEN_PATTERN = r"(?u)\S+"  # a token is a run of non-space characters
 class TfidfText:
     """Word 1..``ngram_max``-gram TF-IDF (sublinear tf, l2-normalized rows; scikit-learn's
     ``TfidfVectorizer``), scipy CSR; ``svd=k`` reduces it to k dense columns with a seeded
-    truncated SVD (latent semantic analysis), for models that want dense inputs."""
+    truncated SVD (latent semantic analysis), for models that want dense inputs.
+
+    ``min_df=2`` keeps the n-grams seen in at least two train texts: on MR (one fold, 9,600
+    texts) that cuts the columns about fivefold, lifts logistic regression (0.780 -> 0.787) and lets
+    trees use the sparse matrix directly (random forest 6 s instead of 23 s on an SVD, 0.69 vs 0.65).
+    A train part too small to have any such n-gram falls back to every n-gram."""
 
     def __init__(self, svd: int | None = None, seed: int = 0, scale: bool = False, ngram_max: int = 2,
-                 min_df: int = 1):
+                 min_df: int = 2):
         self.svd = svd
         self.seed = seed
         self.scale = scale
@@ -33,9 +38,16 @@ class TfidfText:
     def fit_transform(self, X: Any):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self.vectorizer_ = TfidfVectorizer(token_pattern=TOKEN_PATTERN, ngram_range=(1, self.ngram_max),
-                                           min_df=self.min_df, sublinear_tf=True, dtype=np.float32)
-        M = self.vectorizer_.fit_transform(_texts(X))
+        texts = _texts(X)
+        for min_df in dict.fromkeys((self.min_df, 1)):  # the fallback: a tiny train part
+            self.vectorizer_ = TfidfVectorizer(token_pattern=TOKEN_PATTERN, ngram_range=(1, self.ngram_max),
+                                               min_df=min_df, sublinear_tf=True, dtype=np.float32)
+            try:
+                M = self.vectorizer_.fit_transform(texts)
+                break
+            except ValueError:  # "After pruning, no terms remain"
+                if min_df == 1:
+                    raise
         self.svd_ = None
         if self.svd:
             from sklearn.decomposition import TruncatedSVD
