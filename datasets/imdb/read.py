@@ -17,9 +17,9 @@ from .files import LABEL_FOLDERS, PARTS, UNSUP, manual_steps
 CACHE_VERSION = 1  # bump when the cleanup or the table changes
 NAME = re.compile(r"(\d+)_(\d+)\.txt")
 BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-# a token: a word (letters, digits; inner apostrophes and hyphens kept: "don't", "so-so") or any
-# other single non-space character (punctuation: ".", ",", "!", "(", ...)
-TOKEN = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
+# a token: a word (letters, digits; inner apostrophes and hyphens kept: "don't", "so-so"), a run
+# of dashes ("--", as MR writes it), or any other single non-space character (".", ",", "!", "(")
+TOKEN = re.compile(r"\w+(?:['-]\w+)*|-+|[^\w\s]")
 COLUMNS = ("part", "label", "id", "rating", "text")
 
 
