@@ -29,7 +29,7 @@ import numpy as np
 
 from bench import Dataset, FilesMissing, LoadContext, Schema, Split, Task
 
-from .files import ARCHIVE, CHECKSUMS, FOLDER, NEEDED, PAGE, URL, locate, manual_steps
+from .files import ARCHIVE, CHECKSUMS, FOLDER, NEEDED, PAGE, URL, locate, manual_steps, missing
 
 LABELS = ["negative", "positive"]
 VALID_SHARE = 0.1  # of the train reviews
@@ -64,9 +64,12 @@ class IMDB(Dataset):
                   f"turns that off), or put it (or its unpacked {FOLDER}/ folder) in the data folder.")
 
     def missing_files(self, data_dir: Path) -> list[Path]:
-        if (Path(data_dir) / ARCHIVE).is_file():
-            return []  # unpacked on the first load, after its checksums
-        return super().missing_files(data_dir)
+        """[] when the aclImdb folder or the archive is in the data folder (the archive is unpacked
+        on the first load, after its checksums); else the folder, or the sub-folders it lacks."""
+        data_dir = Path(data_dir)
+        if (data_dir / ARCHIVE).is_file():
+            return []
+        return missing(data_dir / FOLDER) if (data_dir / FOLDER).is_dir() else [data_dir / FOLDER]
 
     def load(self, split: str | None, ctx: LoadContext) -> Task:
         from .read import count_unsup, load_reviews
