@@ -174,3 +174,9 @@ def test_kim_cnn_windows_without_a_word_never_win():
     with torch.no_grad():
         alone, padded = net(short, torch.tensor([3])), net(batch, torch.tensor([3, 20]))
     torch.testing.assert_close(padded[0], alone[0], rtol=1e-5, atol=1e-6)
+
+
+def test_no_texts_no_predictions(parts):
+    model = fitted("fasttext", parts)
+    empty = text_part([], parts[2])
+    assert model.predict(empty).shape == (0,) and model.predict_proba(empty).shape == (0, 2)

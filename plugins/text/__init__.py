@@ -135,6 +135,8 @@ class _TextNN(TorchMethod):
         from bench import nn as bnn
 
         self.check_fitted()
+        if len(data) == 0:
+            return np.zeros((0, len(self.classes_)))
         x = self._tensors(data.X)
         bs, amp = int(self.params["eval_batch_size"]), bool(self.params["amp"])
         return np.mean([torch.softmax(bnn.predict(m, x, bs, amp=amp), 1).cpu().numpy() for m in self.members_], 0)
