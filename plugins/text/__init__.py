@@ -10,6 +10,9 @@
   dropout, DropConnect on the hidden-to-hidden weights): packed sequences, ULMFiT's concat
   pooling (last state, max and mean over time) into a linear head (``rnn``).
 - ``transformer``: a 2-layer, 4-head pre-norm encoder, d 64, learned positions, mean pooling.
+- ``ulmfit``, ``ulmfit-scratch`` (``ulmfit``, ``lm``): Howard & Ruder (2018)'s transfer, a language
+  model pretrained on the train texts, then fine-tuned with gradual unfreezing, against the same
+  classifier from scratch.
 
 The vocabulary is fitted on the train texts only (``vocab.Vocab``): a word seen only in valid or
 test is ``<unk>``. Training is the shared ``bench.nn`` loop: cross-entropy, AdamW, the valid
@@ -34,6 +37,7 @@ import numpy as np
 
 from bench.methods.torch import TorchMethod
 
+from .ulmfit import ULMFiT
 from .vocab import UNK, Vocab, tokens
 
 if TYPE_CHECKING:
