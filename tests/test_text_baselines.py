@@ -119,3 +119,13 @@ def test_text_baselines_learn_the_tiny_task(variant):
     params = {"n_rounds": 50} if variant == "xgboost" else {}
     m = bench.create_method(variant, **params).fit(t.part("train"), t.part("valid"), FitContext())
     assert np.mean(m.predict(t.part("test")) == t.part("test").y) > 0.7
+
+
+@pytest.mark.parametrize("variant", ["nbsvm", "mnb"])
+def test_nb_baselines_train_on_valid_too_unless_told_not_to(variant):
+    train = part(["good film", "bad film"], [1, 0])
+    valid = part(["superb acting", "dull acting"], [1, 0])
+    with_valid = bench.create_method(variant).fit(train, valid, FitContext())
+    assert "superb" in with_valid.vectorizer_.vocabulary_
+    without = bench.create_method(variant, fit_valid=False).fit(train, valid, FitContext())
+    assert "superb" not in without.vectorizer_.vocabulary_

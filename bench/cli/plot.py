@@ -100,12 +100,14 @@ def plot_depth(suite_name, out, results_dir, plugins) -> None:
 @click.option("--split", help="Split name (default: the dataset's default).")
 @click.option("--variant", default="ee", show_default=True, help="A method variant with an embeddings() method.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--columns", required=True, help="Comma-separated categorical columns, e.g. state,store.")
+@click.option("--columns", required=True, help="Comma-separated categorical columns, e.g. state,store "
+                                                "(text networks: token).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False))
 @click.option("--cache-dir", type=click.Path(file_okay=False))
 @click.option("--label-top", type=int, default=0,
-              help="Label only the N most frequent levels of each column in train (e.g. the most rated movies).")
+              help="Label only the N most frequent levels of each column in train (e.g. the most rated "
+                   "movies, the most frequent words).")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG path.")
 @plugins_option
 def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, cache_dir, label_top, out,
@@ -133,7 +135,13 @@ def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, ca
     if hasattr(ds, "level_names"):  # e.g. movie titles for MovieLens item codes
         names.update({c: ds.level_names(task, c, ddir) or names.get(c) for c in cols})
     top = None
-    if label_top:
+    vocab = getattr(model, "vocab_", None)
+    if task.kind == "text-classification" and vocab is not None:  # column "token": the words
+        names["token"] = list(vocab.itos_)
+        if label_top:  # the vocabulary is ordered by train frequency after its special tokens
+            specials = sum(1 for w in vocab.itos_ if w.startswith("<") and w.endswith(">"))
+            top = {"token": list(range(specials, min(len(vocab), specials + label_top)))}
+    elif label_top:
         import numpy as np
 
         train_X = task.part("train").X

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.version import __version__
 from bench.report import plots, table
+from bench.report.generated import samples_section
 from bench.report.selection import suite_arg, supported
 from bench.report.render import render as render_table, suite_table
 from bench.data.paths import open_nofollow, write_file
@@ -54,6 +55,7 @@ def page_text(suite: Suite, registry: Registry, store: Store, out: Path, plot_di
               "(shown from two seeds on).", ""]
     if ranks:
         lines += ["## Average rank across datasets", "", render_table([ranks], "md").strip(), ""]
+    lines += samples_section(chosen)
     if figures:
         lines += ["## Plots", ""]
         lines += [f"![{alt}]({name})\n" for name, alt in figures]
