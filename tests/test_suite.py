@@ -288,9 +288,13 @@ def test_reference_errors_name_the_suite_file_and_the_entry(write_suite, text, n
 
 
 def test_reference_plain_row_errors(write_suite):
-    path = write_suite(REFERENCE_SUITE.replace('"toy-mean" = { MAPE = 0.5 }', '"no such row" = { MAPE = 0.5 }'))
-    with pytest.raises(SuiteError, match=r'\[table.reference\]: row "no such row" is not a row of this suite'):
+    path = write_suite(REFERENCE_SUITE.replace('"toy-mean" = { MAPE = 0.5 }', '"toy-meen" = { MAPE = 0.5 }'))
+    with pytest.raises(SuiteError, match=r'\[table.reference\]: row "toy-meen" is not a row of this suite '
+                                         r'\(did you mean "toy-mean\*"\?'):
         load_suite(path)
+    # a paper's row that the suite does not run (a label unlike every row) is kept as a reference-only row
+    path = write_suite(REFERENCE_SUITE.replace('"toy-mean" = { MAPE = 0.5 }', '"Paper model (not run here)" = { MAPE = 0.5 }'))
+    assert load_suite(path).table.reference == {"Paper model (not run here)": {"MAPE": 0.5}}
     path = write_suite(REFERENCE_SUITE.replace('"toy-mean" = { MAPE = 0.5 }', '"toy-mean" = 0.5'))
     with pytest.raises(SuiteError, match=r'\[table.reference\] "toy-mean": give \{ column = value \}'):
         load_suite(path)

@@ -14,6 +14,7 @@ when the suite loads, so a typo in a dataset, split or row label fails before an
 """
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import numbers
 from typing import Any
@@ -50,11 +51,13 @@ def _row(where: str, label: str, cols: Any, methods: list[dict[str, Any]]) -> di
         c, v = next(iter(bad.items()))
         raise ValueError(f'{where} "{label}": column "{c}" = {v!r} should be a number (a section\'s own '
                          'rows go under a "dataset/split" key whose values are all tables)')
-    if not any(label == m.get("label") or fnmatch.fnmatchcase(label, str(m.get("variant", "")))
-               for m in methods):
-        known = sorted({str(m.get("label") or m.get("variant")) for m in methods})
-        raise ValueError(f'{where}: row "{label}" is not a row of this suite (a [[methods]] label, or a '
-                         f"variant without one); its rows: {', '.join(known)}")
+    known = sorted({str(m.get("label") or m.get("variant")) for m in methods})
+    runs = any(label == m.get("label") or fnmatch.fnmatchcase(label, str(m.get("variant", ""))) for m in methods)
+    close = difflib.get_close_matches(label, known, n=1, cutoff=0.8)
+    if not runs and close:  # a reference-only row is fine (a paper's model not run here); a typo is not
+        raise ValueError(f'{where}: row "{label}" is not a row of this suite (did you mean "{close[0]}"? a '
+                         f"[[methods]] label, or a variant without one); its rows: {', '.join(known)}. "
+                         "A row of the paper's that this suite does not run needs a label unlike its rows.")
     return {c: float(v) for c, v in cols.items()}
 
 
