@@ -182,7 +182,8 @@ def _digits_twin(folder: Path) -> Path:
     suite.update(seeds=[0], datasets=[{"name": "digits"}])
     suite.pop("timeout", None)
     for m in suite["methods"]:
-        m["params"].update(widths=[[4, 8, 8]], epochs=2, batch_size=32)
+        m["params"].update(widths=[[8, 8, 16, 16]] if m["variant"] == "resnet-fast" else [[4, 8, 8]], epochs=2,
+                           batch_size=32)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "practice-augment.toml"
     path.write_text(to_toml(suite))
