@@ -19,7 +19,9 @@ SGD Nesterov with a one-cycle schedule, label smoothing, flip test-time augmenta
 
 Images enter as uint8 (N, H, W, C); the network normalises them with the train part's
 per-channel mean and standard deviation, so they stay uint8 (a quarter of the memory) on the
-device. Augmentation is batched on the device (``bench.nn.augment``); channels-last memory and
+device. Augmentation is batched on the device (``augment``: True = pad-4 crop + flip, or a spec such
+as "crop+flip+cutout", ``bench.nn.augment_policy``; ``mixup``: alpha of Zhang et al.'s mixup, 0 =
+off, ``bench.nn.mixup``); channels-last memory and
 bf16 autocast on CUDA (``channels_last="auto"``, ``amp``). The per-epoch history holds the
 training error (of the augmented batches, in train mode) and the valid accuracy.
 
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
 COMMON_DEFAULTS: dict[str, Any] = {
     "batchnorm": True,
     "dropout": 0.0,  # cifar-resnet: between the convs of every block; resnet-fast: before the head
-    "augment": True,  # pad-4 random crop + horizontal flip, on the device, per epoch
+    "augment": True,  # pad-4 random crop + horizontal flip, on the device, per epoch; or a spec "crop+flip+cutout"
+    "mixup": 0.0,  # mixup's Beta(alpha, alpha); 0: off
     "tta": False,  # predict with the average of the image and its mirror image
     "label_smoothing": 0.0,
     "init": "kaiming",
@@ -69,6 +72,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
 
 class _ImageNN(TorchMethod):
     kinds = ("image-classification",)
+    param_types = {"augment": (bool, str)}  # a suite may give a spec string
 
     def _network(self, norm: Normalize, n_classes: int) -> nn.Module:
         raise NotImplementedError
@@ -81,7 +85,8 @@ class _ImageNN(TorchMethod):
         import torch
 
         from bench import nn as bnn
-        from bench.nn.augment import CropFlip
+        from bench.nn.augment_policy import policy_from_param
+        from bench.nn.mixup import Mixup
 
         from .nets import (Normalize, channel_stats, class_indices, images_nchw, smoothed_cross_entropy,
                            train_error)
@@ -106,16 +111,21 @@ class _ImageNN(TorchMethod):
             def metric(out: torch.Tensor, _target) -> float:
                 return float(np.mean(self.classes_[out.argmax(1).cpu().numpy()] == v_true))
 
+        mixing = Mixup(float(p["mixup"]), ctx.seed) if float(p["mixup"]) else None  # train mode only
+
         def build() -> nn.Module:
             net = bnn.init_weights(self._network(Normalize(mean, std), len(self.classes_)), p["init"])
             self._after_init(net)
-            return net
+            return mixing.wrap(net) if mixing else net
 
+        loss_fn = smoothed_cross_entropy(float(p["label_smoothing"]))
         [res] = self.fit_members(build, ((x,), y_t), cfg, ctx, device, valid=valid_data,
-                                 loss_fn=smoothed_cross_entropy(float(p["label_smoothing"])),
+                                 loss_fn=mixing.loss(loss_fn) if mixing else loss_fn,
                                  metric=metric, metric_name="valid_accuracy", maximize=True,
-                                 augment=CropFlip(4, True) if p["augment"] else None,
+                                 augment=policy_from_param(p["augment"]),
                                  train_metric=train_error, train_metric_name="train_error")
+        if mixing:
+            self.members_ = [m.net for m in self.members_]  # predict uses the bare network
         ctx.info.update({
             "device": str(device), "n_parameters": self.n_parameters(),
             "epochs_run": res.epochs_run, "stop_reason": res.stop_reason, "best_epoch": res.best_epoch,
