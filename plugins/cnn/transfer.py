@@ -223,7 +223,8 @@ class CnnTransfer(CifarResNet):
             raise ValueError(f"{self.name}: pretrain_variant {p['pretrain_variant']!r} is not a cnn-pretrain "
                              "variant (it has no summary of its fit)")
         built = sub.info.get("helper_fits", [])
-        ctx.info.setdefault("helper_fits", []).extend(built)  # only the run that trained it has one
+        if built:  # only the run that trained it records the helper fit
+            ctx.info.setdefault("helper_fits", []).extend(built)
         self.pretrained_info_ = {"variant": p["pretrain_variant"], "seed": int(p["pretrain_seed"]),
                                  "params": overrides, "n_train": len(fit_rows), "n_valid": len(valid_rows),
                                  "built_in_this_run": bool(built), **model.summary()}
