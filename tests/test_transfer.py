@@ -44,7 +44,8 @@ def test_transfer_split_holds_target_classes_only_in_valid_and_test():
     assert targets == (3, 5, 7)
     s = C.make_transfer_split(train_y, test_y, targets, valid_per_class=20, source_per_class=30, test_per_class=15)
     assert s.name == "transfer"
-    assert set(train_y[s.valid]) == {3, 5, 7} and np.bincount(train_y[s.valid], minlength=10)[[3, 5, 7]].tolist() == [20] * 3
+    assert set(train_y[s.valid]) == {3, 5, 7}
+    assert np.bincount(train_y[s.valid], minlength=10)[[3, 5, 7]].tolist() == [20] * 3
     test = s.test - len(train_y)
     assert test.min() >= 0 and set(test_y[test]) == {3, 5, 7}
     assert np.bincount(test_y[test], minlength=10)[[3, 5, 7]].tolist() == [15] * 3
@@ -355,8 +356,9 @@ def _runs(scores: dict[tuple[str, int], list[float | None]]):
                             status="ok" if acc is not None else "failed", error=None if acc is not None else "boom",
                             mode=mode, shots=shots)
             if mode != "scratch":
-                rec.info = {"transfer": {"pretrained": {"valid_accuracy": 0.71, "built_in_this_run": seed == 0
-                                                        and mode == "frozen" and shots == 50, "classes": list(range(7))}}}
+                first = seed == 0 and mode == "frozen" and shots == 50
+                rec.info = {"transfer": {"pretrained": {"valid_accuracy": 0.71, "built_in_this_run": first,
+                                                        "classes": list(range(7))}}}
             pairs.append((spec, rec))
     return runs_from(pairs)
 

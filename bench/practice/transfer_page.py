@@ -115,9 +115,10 @@ def pretraining_verdict(g: Grid) -> Verdict:
         return v
     f, s = g.mean("finetune", n), g.mean("scratch", n)
     won, of = _paired(g, "finetune", "scratch", n)
+    note = noise_note(g.stats("finetune", n), g.stats("scratch", n))
     return Verdict(g.task, f > s, f"at {n} images per class: fine-tuned {_cell(g, 'finetune', n)}, from scratch "
                                   f"{_cell(g, 'scratch', n)} ({f - s:+.4f}; fine-tuning better on {won} of {of} seeds, "
-                                  f"the same images per seed){noise_note(g.stats('finetune', n), g.stats('scratch', n))}")
+                                  f"the same images per seed){note}")
 
 
 def gap_verdict(g: Grid) -> Verdict:

@@ -108,10 +108,11 @@ def build_transfer_task(arrays: Arrays, target_classes=TARGET_CLASSES, valid_per
     n_source = int(np.sum(~np.isin(train_y[split.train], targets)))
     s = split.sizes()
     names = ", ".join(CLASSES[i] for i in targets)
+    sources = ", ".join(c for i, c in enumerate(CLASSES) if i not in targets)
     return Task(dataset=dataset, kind="image-classification", target="label", metrics=("accuracy",),
                 schema=Schema(image_shape=tuple(train_x.shape[1:]), n_classes=len(CLASSES)),
                 X=np.concatenate([train_x, test_x]), y=np.concatenate([train_y, test_y]), split=split,
-                description=(f"CIFAR-10 transfer: source classes {', '.join(c for i, c in enumerate(CLASSES) if i not in targets)} "
+                description=(f"CIFAR-10 transfer: source classes {sources} "
                              f"({n_source:,} train images), target classes {names} ({s['train'] - n_source:,} "
                              f"train, {s['valid']:,} valid, {s['test']:,} test images)"),
                 categories={"label": list(CLASSES)})
