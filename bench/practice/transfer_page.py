@@ -48,6 +48,7 @@ class Grid:
     builders: int = 0  # records whose run trained the pretrained net (1: built once, reused by the others)
     users: int = 0  # records that started from it
     distinct: int = 0  # distinct pretrained scores among those records (1: one network)
+    n_classes: int | None = None  # of the new task, as the records say
 
     def stats(self, mode: str, size: int) -> Stats:
         return self.cells.get(mode, {}).get(size, Stats([]))
@@ -75,6 +76,8 @@ def grid_for(runs: Sequence[Run], task: str) -> Grid:
     g = Grid(task, sorted({_shots(r) for r in mine}))
     for r in mine:
         g.cells.setdefault(_mode(r), {}).setdefault(_shots(r), Stats([])).runs.append(r)
+    targets = [(r.record.info or {}).get("transfer", {}).get("target_classes") for r in mine if r.record is not None]
+    g.n_classes = next((len(t) for t in targets if isinstance(t, list) and t), None)
     infos = [i for i in map(_pretrained_info, mine) if i]
     g.users, g.builders = len(infos), sum(bool(i.get("built_in_this_run")) for i in infos)
     g.distinct = len({repr(i.get("valid_accuracy")) for i in infos})
@@ -214,6 +217,36 @@ def accuracy_panel(g: Grid, metric: str = "test accuracy") -> pp.Panel:
     return panel
 
 
+def draw_accuracy(panels: Sequence[pp.Panel], path: Path, sizes: Sequence[Sequence[int]],
+                  n_classes: Sequence[int | None]) -> Path:
+    """The main plot: per task, accuracy against images per class (log axis ticked at the suite's
+    sizes), a line and a ± std band per mode, chance as a dotted line."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    plt = pp.pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.4), squeeze=False)
+    for ax, panel, ticks, k in zip(axes[0], panels, sizes, n_classes):
+        for line in panel.lines:
+            ax.plot(line.x, line.y, label=line.name, lw=1.8, **line.style)
+            lo = [y - e for y, e in zip(line.y, line.err)]
+            hi = [y + e for y, e in zip(line.y, line.err)]
+            ax.fill_between(line.x, lo, hi, color=line.style.get("color"), alpha=0.15, lw=0)
+        if k:
+            ax.axhline(1 / k, color="0.5", ls=":", lw=1, label=f"chance ({k} classes)")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(list(ticks)))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([str(n) for n in ticks])
+        ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        if panel.note:
+            ax.text(0.01, 0.99, panel.note, transform=ax.transAxes, fontsize=7, va="top", color="0.3")
+    fig.suptitle("accuracy against images per class, one line per mode (mean ± std over seeds)", fontsize=11)
+    fig.tight_layout()
+    return pp.save_png(fig, path)
+
+
 def pretrain_panel(g: Grid) -> pp.Panel:
     rows = [r for r in g.pretrained.get("history", []) if "note" not in r and "valid_accuracy" in r]
     panel = pp.Panel(f"{g.task}: the pretrained network on its source classes", "epoch", "accuracy", xint=True)
@@ -264,8 +297,8 @@ def page(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]] = (), render_
         out += [f"## {t}", "", "The pretrained network:", ""] + pretrained_lines(g) + [""]
         out += ["Test accuracy on the new classes (higher is better), mean ± std over seeds:", ""] + table(g) + [""]
     if names:
-        figures[FIGURE] = lambda p: pp.write_panels([[accuracy_panel(grids[t]) for t in names]], p,
-                                                    "accuracy against images per class, one line per mode")
+        figures[FIGURE] = lambda p: draw_accuracy([accuracy_panel(grids[t]) for t in names], p,
+                                                  [grids[t].sizes for t in names], [grids[t].n_classes for t in names])
         figures[PRETRAIN_FIGURE] = lambda p: pp.write_panels([[pretrain_panel(grids[t]) for t in names]], p,
                                                              "the pretrained network, per epoch")
         out += ["## The plot", "", f"![accuracy against images per class]({FIGURE})", "",
