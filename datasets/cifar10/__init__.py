@@ -24,6 +24,15 @@ train = the other 45,000. ``train_per_class`` / ``test_per_class`` keep a seeded
 many images per class (quick runs); every choice is part of the split fingerprint. The draws
 use the split seed (0 by default; a suite's ``split_seeds`` redraws valid and the subsets, the
 test images stay the official ones).
+
+Split ``transfer`` (pretrain on some classes, learn the others from few images; the
+``cnn-transfer`` methods): ``target_classes`` (default cat, dog, horse) are the new task.
+train = the other 7 (source) classes' train images (``source_per_class`` of each, seeded; all
+5,000 when None) + the target classes' train images not drawn for valid; valid =
+``target_valid_per_class`` of each target class's train images; test = the target classes'
+official test images (``test_per_class`` of each when given). So valid and test hold target
+classes only, and a method tells the target rows of train by valid's classes. ``valid_size``
+and ``train_per_class`` apply to the official split only.
 """
 from __future__ import annotations
 
@@ -35,7 +44,8 @@ from bench.data.download import ChecksumMismatch
 
 from .read import (ARCHIVE, ARCHIVE_MD5, CLASSES, FOLDER, URL, cached_arrays, load_arrays, locate,
                    read_archive, read_image_folder)
-from .split import SPLIT_SEED, build_task, make_split
+from .split import (SPLIT_SEED, TARGET_CLASSES, build_task, build_transfer_task, make_split,
+                    make_transfer_split, target_indices)
 
 
 class Cifar10(Dataset):
@@ -43,14 +53,18 @@ class Cifar10(Dataset):
     kind = "image-classification"
     target = "label"
     metrics = ("accuracy",)
-    splits = ("official",)
-    seeded_splits = ("official",)  # the valid draw and the per-class subsets; test is the official one
+    splits = ("official", "transfer")
+    seeded_splits = ("official", "transfer")  # the valid draw and the per-class subsets; test is the official one
     folder = FOLDER
     files = ("train", "test")
-    defaults = {"valid_size": 5000, "train_per_class": None, "test_per_class": None}
+    defaults = {"valid_size": 5000, "train_per_class": None, "test_per_class": None,
+                # the transfer split's (see the module docstring)
+                "target_classes": TARGET_CLASSES, "source_per_class": None, "target_valid_per_class": 500}
+    param_types = {"target_classes": (str, list, tuple)}
     description = ("CIFAR-10: 60,000 32x32 colour images, 10 classes; official 50,000 / 10,000 split "
                    "with a fixed seeded 5,000-image valid set from train; train_per_class / "
-                   "test_per_class for quick subsets")
+                   "test_per_class for quick subsets; split transfer: 7 source classes to pretrain on, "
+                   "3 target classes (valid, test) to learn from few images")
     how_to_get = (f"The official python archive {ARCHIVE} ({URL}, md5 {ARCHIVE_MD5}; downloaded and "
                   f"checked automatically when online, BENCH_CIFAR10_DOWNLOAD=0 turns that off), or the "
                   f"image-folder copy cifar10/train/<class>/*.png, cifar10/test/<class>/*.png.")
@@ -65,6 +79,10 @@ class Cifar10(Dataset):
         p = self.params
         seed = self.split_seed_for(split, ctx)
         arrays = load_arrays(ctx.data_dir, ctx.cache_dir)
+        if split == "transfer":
+            return build_transfer_task(arrays, p["target_classes"], int(p["target_valid_per_class"]),
+                                       _opt_int(p["source_per_class"]), _opt_int(p["test_per_class"]),
+                                       split_seed=seed)
         return build_task(arrays, int(p["valid_size"]), _opt_int(p["train_per_class"]),
                           _opt_int(p["test_per_class"]), split_seed=seed)
 
@@ -74,5 +92,6 @@ def _opt_int(v: Any) -> int | None:
 
 
 __all__ = ["Cifar10", "read_archive", "read_image_folder", "load_arrays", "locate", "cached_arrays",
-           "make_split", "build_task", "ChecksumMismatch", "ARCHIVE", "ARCHIVE_MD5", "CLASSES", "FOLDER",
+           "make_split", "build_task", "make_transfer_split", "build_transfer_task", "target_indices",
+           "TARGET_CLASSES", "ChecksumMismatch", "ARCHIVE", "ARCHIVE_MD5", "CLASSES", "FOLDER",
            "URL", "SPLIT_SEED"]

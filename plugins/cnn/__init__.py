@@ -202,3 +202,6 @@ class FastResNetMethod(_ImageNN):
         if len(widths) != 4:
             raise ValueError(f"resnet-fast needs 4 widths, got {widths}")
         return FastResNet(norm, widths, n_classes, bool(p["batchnorm"]), float(p["dropout"]))
+
+
+from .transfer import CnnTransfer, TransferPretrain  # noqa: E402,F401 - cards of a module of this package
