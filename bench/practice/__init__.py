@@ -8,6 +8,7 @@ of deep nets built here (and of the cnn plugin's own nets) at initialization and
 runs by task and label, the lr chosen on valid, curves over seeds, verdicts, figures);
 ``optimizers_page`` and ``lr_page``: the practice-optimizers and practice-lr pages; ``bn`` (with
 ``bn_ranges``, ``bn_report``, ``bn_plots``): the practice-bn page, on the same ``suite_runs`` runs;
+``overfit`` (with ``overfit_page``, ``overfit_plots``): the practice-overfit page;
 ``summary``: the summary.json every page writes beside its README.md; ``index_page``: the "In
 practice" page made from those summaries.
 """
