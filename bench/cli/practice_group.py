@@ -3,12 +3,14 @@
 `bench practice init`: initialization and gradient flow (bench.practice.gradflow).
 `bench practice optimizers` / `lr`: the pages of the practice-optimizers / practice-lr suites.
 `bench practice bn`: batchnorm and high learning rates, from a suite's records (bench.practice.bn).
+`bench practice pictures`: loss landscapes, filters and top patches (bench.practice.pictures_page).
 `bench practice index`: the "In practice" page, from the summary.json each of those pages writes."""
 from __future__ import annotations
 
 import click
 
 from bench.cli.options import device_option, plugins_option, registry_for, results_option, split_csv
+from bench.cli.pictures import pictures_cmd
 from bench.cli.practice_pages import lr_cmd, optimizers_cmd, suite_runs
 from bench.data import paths
 
@@ -22,6 +24,7 @@ def practice() -> None:
 
 practice.add_command(optimizers_cmd)  # pages from the practice-* suites' records
 practice.add_command(lr_cmd)
+practice.add_command(pictures_cmd)  # the deck's pictures: loss landscapes, filters (bench.practice.pictures_page)
 
 
 def widths_option(ctx, param, value: str | None) -> tuple[int, ...] | None:
