@@ -18,8 +18,10 @@ from click.testing import CliRunner
 from PIL import Image
 from torch import nn
 
+from bench.cli import pictures as cli_pictures
 from bench.cli.app import main
 from bench.practice import filters as flt
+from bench.practice import pictures_nets
 from bench.practice.index_page import Section, write_index
 from bench.practice.landscape import (Landscape, Probe, as_nchw, filter_norms, landscape, loss_and_accuracy,
                                       random_direction)
@@ -269,6 +271,7 @@ def test_page_command_writes_readme_and_a_summary_the_index_reads(data_dir, tmp_
     by = {n["variant"]: n["landscape"] for n in numbers["networks"]}
     rises = [(by["plain-20"]["rise"][r], by["resnet-20"]["rise"][r]) for r in ("0.25", "0.5", "1")]
     flatter = sum(b < a for a, b in rises)
+    assert cli_pictures.DEFAULT_DATASET == pictures_nets.DEFAULT_DATASET  # the option's default is the recipe's
     assert ev["task"] == "depth 20" and ev["verdict"] == {3: "holds", 0: "does not hold"}.get(flatter,
                                                                                              "holds only in part")
     assert f"{rises[-1][0]:.4g}" in ev["line"]

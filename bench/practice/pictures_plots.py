@@ -91,6 +91,7 @@ def rise_figure(nets: Sequence[tuple[str, Landscape]], path: Path, title: str, d
         ax.fill_between(r, lo, hi, color=line.get_color(), alpha=0.15)
     ax.set_xlabel("filter-normalized distance r from the trained weights")
     ax.set_ylabel("loss rise over the centre (mean on the circle)")
+    ax.set_yscale("symlog", linthresh=0.01)  # the rises span orders of magnitude (and may dip below 0)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(_wrap(title, 80), fontsize=8)
