@@ -8,12 +8,14 @@ import click
 from bench.data import paths
 from bench.results.store import Store
 from bench.cli.options import (plugins_hint, plugins_option,
-                               registry_for, results_option, suite_for)
+                               registry_for, results_option, split_csv, suite_for)
+from bench.cli.pictures import clear_errors, landscape_options, make_setup, network_options, settings_landscape
 
 
 @click.group()
 def plot() -> None:
-    """PNG figures (headless): learning curves, metric bars, time vs metric, learned embeddings."""
+    """PNG figures (headless): learning curves, metric bars, time vs metric, learned embeddings,
+    loss landscapes, filters."""
 
 
 @plot.command("curves")
@@ -156,3 +158,84 @@ def plot_embeddings(dataset, split, variant, seed, columns, device, data_dir, ca
 
 def _params_text(params: dict) -> str:
     return "[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]" if params else ""
+
+
+@plot.command("landscape")
+@network_options
+@landscape_options
+@click.option("--variant", "variants", multiple=True, metavar="NAMES",
+              help="Network variants, comma-separated or repeated (default: plain-20,resnet-20).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="PNG path; OUT-sharpness.png and OUT.json (every number) are written beside it.")
+def plot_landscape(dataset, split, param, seed, device, threads, data_dir, cache_dir, plugins, points, span, radii,
+                   angles, images, variants, out) -> None:
+    """The loss surface around trained networks along two random filter-normalized directions
+    (Li et al. 2018), as contour and surface plots side by side, and the loss rise at fixed
+    distances (sharpness).
+
+    \b
+    Each variant is trained through the registry on the dataset's split with the same
+    parameters and seed (or read back from the cache folder, where an earlier command kept it).
+    The loss is the mean cross-entropy on --images fixed training images with the net in eval
+    mode (batchnorm keeps its training statistics), at theta + a d1 + b d2 on a --grid x --grid
+    grid over [-SPAN, SPAN]^2; d1, d2: seeded Gaussian directions, each filter rescaled to the
+    norm of the trained filter, biases and batchnorm parameters not moved. The sharpness at r is
+    the mean loss over --angles points on the circle of radius r minus the centre's loss.
+
+    \b
+    Example:
+      bench plot landscape --data-dir ../shared/data --threads 1 --out landscape.png
+    """
+    import json
+
+    from bench.data.paths import write_file
+    from bench.practice.jsonable import jsonable
+    from bench.practice.pictures_run import draw_landscapes, landscapes
+
+    names = split_csv(variants) or ["plain-20", "resnet-20"]
+    ls = settings_landscape(points, span, radii, angles, images)
+    setup = make_setup(dataset, split, param, seed, device, threads, data_dir, cache_dir, plugins)
+    path = Path(out)
+    with clear_errors(f"--dataset {dataset} / --variant / --param"):
+        surfaces = landscapes(setup, names, ls)
+        written = draw_landscapes(surfaces, ls, path, path.with_name(path.stem + "-sharpness.png"))
+        numbers = {"networks": [s.to_json() for s in surfaces], "settings": vars(ls)}
+        written.append(write_file(path.with_suffix(".json"),
+                                  json.dumps(jsonable(numbers), indent=1, allow_nan=False) + "\n"))
+    for s in surfaces:
+        rises = ", ".join(f"r={r:g}: {s.landscape.rise(k):.4g}" for k, r in enumerate(s.landscape.radii))
+        click.echo(f"{s.trained.variant}: centre loss {s.landscape.centre:.4g}, loss rise {rises}")
+    click.echo(f"wrote {', '.join(str(p) for p in written)}")
+
+
+@plot.command("filters")
+@network_options
+@click.option("--variant", default="resnet-20", show_default=True, help="A CNN variant.")
+@click.option("--layer", help="The deeper layer for the top patches, as the net names its modules (default: the "
+                              "deepest block whose receptive field is at most half the image, e.g. blocks.2).")
+@click.option("--channels", type=click.IntRange(min=1), default=6, show_default=True,
+              help="Channels of that layer shown (those with the largest mean of their largest activation).")
+@click.option("--top", type=click.IntRange(min=1), default=9, show_default=True, help="Patches per channel.")
+@click.option("--images", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Fixed valid images searched for the top patches (a seeded draw).")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="PNG path of the first-layer filters; the top patches go to OUT-patches.png.")
+def plot_filters(dataset, split, param, seed, device, threads, data_dir, cache_dir, plugins, variant, layer,
+                 channels, top, images, out) -> None:
+    """A trained CNN's first-layer filters as an image grid, and for a few channels of a deeper
+    layer the image patches that activate them most (Zeiler & Fergus 2014): the top images per
+    channel among fixed valid images, cropped to the receptive field around the largest
+    activation. The network is trained as `bench plot landscape` trains it.
+
+    \b
+    Example:
+      bench plot filters --data-dir ../shared/data --threads 1 --out filters.png
+    """
+    from bench.practice.pictures_run import FilterSettings, draw_filters, filter_pictures
+
+    setup = make_setup(dataset, split, param, seed, device, threads, data_dir, cache_dir, plugins)
+    path = Path(out)
+    with clear_errors(f"--dataset {dataset} / --variant {variant} / --layer / --param"):
+        fp = filter_pictures(setup, variant, FilterSettings(layer, channels, top, images))
+        written = draw_filters(fp, path, path.with_name(path.stem + "-patches.png"))
+    click.echo(f"wrote {', '.join(str(p) for p in written)}")

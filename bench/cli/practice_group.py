@@ -6,6 +6,7 @@
 `bench practice augment`: data augmentation, from the practice-augment suite's records.
 `bench practice transfer`: transfer learning from few images, from practice-transfer's records.
 `bench practice overfit`: the practice-overfit suite's page (bench.practice.overfit_page).
+`bench practice pictures`: loss landscapes, filters and top patches (bench.practice.pictures_page).
 `bench practice index`: the "In practice" page, from the summary.json each of those pages writes."""
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import click
 from bench.cli.options import device_option, plugins_option, registry_for, results_option, split_csv
 from bench.cli.practice_augment import augment_cmd
 from bench.cli.practice_overfit import overfit_cmd
+from bench.cli.pictures import pictures_cmd
 from bench.cli.practice_pages import lr_cmd, optimizers_cmd, suite_runs
 from bench.cli.practice_transfer import transfer_cmd
 from bench.data import paths
@@ -31,6 +33,7 @@ practice.add_command(lr_cmd)
 practice.add_command(augment_cmd)  # the practice-augment suite's page
 practice.add_command(transfer_cmd)  # practice-transfer's page
 practice.add_command(overfit_cmd)
+practice.add_command(pictures_cmd)  # the deck's pictures: loss landscapes, filters (bench.practice.pictures_page)
 
 
 def widths_option(ctx, param, value: str | None) -> tuple[int, ...] | None:

@@ -48,10 +48,11 @@ class Loaded:
 
 def task_context(reg: Registry, dataset: str, split: str | None, variant: str, seed: int, device: str,
                  data_dir: Path, cache_dir: Path, dataset_params: dict[str, Any] | None = None,
-                 keep_fits: bool = True) -> Loaded:
+                 keep_fits: bool = True, threads: int | None = None) -> Loaded:
     """``dataset``'s split (with ``dataset_params``) loaded as a run loads it, and the FitContext a
     run of ``variant`` on it gets; KeyError for an unknown name. ``keep_fits=False``: a context
-    whose shared fits are never stored (for fits that are not the real thing, e.g. lr-find's)."""
+    whose shared fits are never stored (for fits that are not the real thing, e.g. lr-find's).
+    ``threads``: the torch threads the fit runs under (keys the shared fit; default the machine's)."""
     params = dict(dataset_params or {})
     ds = reg.dataset(dataset).build(params)
     split = ds.check_split(split)
@@ -61,7 +62,8 @@ def task_context(reg: Registry, dataset: str, split: str | None, variant: str, s
     task = load_task(reg, spec, data_dir, cache_dir)
     ctx = FitContext(seed=seed, device=environment.resolve_device(device),
                      artifacts=ArtifactCache(cache_dir) if keep_fits else None,
-                     task_key=fit_scope(spec, task, environment.default_threads(), environment.resolve_device(device)),
+                     task_key=fit_scope(spec, task, threads or environment.default_threads(),
+                                       environment.resolve_device(device)),
                      dataset=dataset)
     ctx.resolve_method = lambda v, o: resolve_method(reg, v, o)
     return Loaded(task, ds, split, ctx)
