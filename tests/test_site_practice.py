@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.results.practice_summary import SECTIONS
 from test_site import parse
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -75,7 +76,8 @@ def test_practice_page_shows_claims_verdicts_and_a_copied_figure(practice, tmp_p
     # the malformed summary is named; a missing one says "not made yet"; the page still lists every slide
     assert str(practice / "lr" / "summary.json") in text and "Cannot be shown" in text
     assert "Not made yet: no <code>init/summary.json</code>" in text
-    assert text.index('id="optimizers"') < text.index('id="lr"') < text.index('id="init"') < text.index('id="bn"')
+    order = [text.index(f'id="{s.folder}"') for s in SECTIONS]  # the deck's order
+    assert order == sorted(order) and text.index('id="augmentation"') < text.index('id="init"') < text.index('id="lr"')
     # the index (and any page written now) links it from the nav
     assert 'href="practice.html">In practice</a>' in site.index(site_dir).read_text()
 
@@ -130,7 +132,7 @@ def test_shared_verdict_words_are_the_page_writers_words():
     """bench.results.practice_summary lists the words literally (it may not import bench.practice):
     every word a page writer gives a task or a claim must be among them."""
     from bench.practice.page_text import WORDS, Verdict, summary_word
-    from bench.results.practice_summary import CLAIM_WORDS, ORDER, TASK_WORDS
+    from bench.results.practice_summary import SECTIONS, CLAIM_WORDS, ORDER, TASK_WORDS
 
     assert set(WORDS.values()) <= set(TASK_WORDS)
     kinds = [True, False, None]

@@ -41,13 +41,18 @@ PART_I = (
     Section("Gradients & initialization", "init", "bench practice init --data-dir DATA --out results/practice/init"),
     Section("Batchnorm and high learning rates", "bn", "bench practice bn --results-dir results/practice"),
 )
-PART_II = (  # the deck's second part: pages of a later issue
-    Section("Data augmentation", "augmentation"),
-    Section("Overfitting", "overfitting"),
-    Section("Transfer learning", "transfer"),
-    Section("Pictures", "pictures"),
+PART_II = (
+    Section("Data augmentation", "augmentation",
+            "bench practice augment --data-dir DATA --results-dir results/practice --out results/practice/augmentation"),
+    Section("Overfitting", "overfitting",
+            "bench practice overfit --results-dir results/practice --out results/practice/overfitting"),
+    Section("Transfer learning", "transfer",
+            "bench practice transfer --results-dir results/practice --out results/practice/transfer"),
+    Section("Pictures", "pictures", "bench practice pictures --data-dir DATA --out results/practice/pictures"),
 )
-SECTIONS = PART_I + PART_II
+# the deck's order: data augmentation, gradients & init (batchnorm with it), learning rates (optimizers
+# first), overfitting; then transfer learning and the pictures
+SECTIONS = (PART_II[0], PART_I[2], PART_I[3], PART_I[0], PART_I[1], PART_II[1], PART_II[2], PART_II[3])
 
 
 class SummaryError(ValueError):
