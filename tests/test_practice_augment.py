@@ -96,6 +96,15 @@ def test_no_overfitting_without_augmentation_leaves_nothing_to_fight():
     assert v.holds is None and "training error is not below the valid error" in v.evidence
 
 
+def test_rows_still_improving_at_the_last_epoch_are_named():
+    kw = {"none": {"valid": (0.50, 0.45), "train_error": (0.2, 0.05)},
+          "crop+flip": {"valid": (0.40, 0.48), "train_error": (0.6, 0.42)}}
+    rows = ap.build(_runs({"none": 0.4, "crop+flip": 0.5}, **kw))["cifar10"]
+    note = ap.still_improving(rows)
+    assert "for: crop+flip (train error 0.42)." in note and "none" not in note
+    assert ap.still_improving(rows[:1]) == ""
+
+
 def test_a_missing_row_or_seed_cannot_be_judged_and_is_shown():
     runs = [r for r in _runs(HELPS) if r.label != "cutout" and not (r.label == "mixup" and r.seed == 2)]
     spec, _ = _pair("mixup", 0.5, 2)

@@ -229,6 +229,22 @@ def curve_panels(task: str, rows: Sequence[Row]) -> list[pp.Panel]:
     return panels
 
 
+def still_improving(rows: Sequence[Row]) -> str:
+    """A sentence naming the rows whose mean valid accuracy was highest at the last epoch (more
+    epochs might still raise them), with their last-epoch training error; '' when none."""
+    names = []
+    for r in rows:
+        epochs, means, _ = mean_curve(r.stats.runs, "valid_accuracy")
+        g = gap(r)
+        if r.role != "tta" and len(epochs) > 1 and means[-1] >= max(means) and g is not None:
+            names.append(f"{r.label} (train error {g[0]:.2f})")
+    if not names:
+        return ""
+    return ("Valid accuracy, mean over seeds, was still at its best at the last epoch for: " + ", ".join(names)
+            + ". A row with a high training error had not fit its augmented training images yet: more epochs "
+              "than this suite's would tell whether its gap to the others closes.")
+
+
 def summary(runs: Sequence[Run], render_command: str = "", suite: str = SUITE,
             figures: Sequence[str] = ()) -> dict[str, Any]:
     by_task = build(runs)
@@ -236,9 +252,10 @@ def summary(runs: Sequence[Run], render_command: str = "", suite: str = SUITE,
     return sm.document(title=TITLE, claim=CLAIM, claims=[sm.claim_entry(c, v) for c, v in claim_verdicts(by_task)],
                        figures=list(figures), measured=sm.run_measures(runs, suite, scale), command=render_command,
                        data_commands=commands(runs),
-                       notes=["Training error is of the augmented batches in train mode (under mixup: against "
-                              "each image's own label); the test-time flip row trains the crop + flip networks "
-                              "again and differs only in predict."])
+                       notes=[n for n in [still_improving(rows) for rows in by_task.values()] if n] +
+                       ["Training error is of the augmented batches in train mode (under mixup: against "
+                        "each image's own label); the test-time flip row trains the crop + flip networks "
+                        "again and differs only in predict."])
 
 
 def page(runs: Sequence[Run], render_command: str = "", suite: str = SUITE,
@@ -267,6 +284,8 @@ def page(runs: Sequence[Run], render_command: str = "", suite: str = SUITE,
                 "of the means; train error and valid accuracy at the last epoch (mean over seeds); fit time in "
                 "seconds.", ""]
         out += table(by_task[t], m) + [""]
+        note = still_improving(by_task[t])
+        out += [note, ""] if note else []
         name = f"curves-{_slug(t)}.png"
         figures[name] = (lambda p, t=t: pp.write_panels(
             [curve_panels(t, by_task[t])], p, f"{t}: training error vs valid accuracy per epoch, mean ± std over "
@@ -295,4 +314,4 @@ def _slug(text: str) -> str:
 
 
 __all__ = ["CLAIM", "CLAIMS", "ROLES", "Row", "SUITE", "TITLE", "build", "claim_verdicts", "gap", "page", "role",
-           "rows_for", "summary", "table", "tokens", "write"]
+           "rows_for", "still_improving", "summary", "table", "tokens", "write"]
