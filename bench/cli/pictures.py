@@ -22,7 +22,7 @@ def network_options(f):
         click.option("--split", help="Split name (default: the dataset's default)."),
         click.option("--param", "param", multiple=True, metavar="KEY=VALUE",
                      help="A training parameter of the variants, on top of the pictures' CPU recipe (widths=[8,16,32], "
-                          "epochs=10, batch_size=64) and each variant's defaults, e.g. epochs=30; repeatable."),
+                          "epochs=20, batch_size=64) and each variant's defaults, e.g. epochs=30; repeatable."),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="Seeds the training, the fixed images and the directions."),
         click.option("--device", default="cpu", show_default=True, callback=device_option),
@@ -112,7 +112,7 @@ def settings_landscape(points, span, radii, angles, images):
 @click.command("pictures")
 @network_options
 @landscape_options
-@click.option("--depths", default="20", show_default=True,
+@click.option("--depths", default="20,56", show_default=True,
               help="Depths of the plain / residual pairs (plain-D, resnet-D), comma-separated: 20 and/or 56.")
 @click.option("--layer", help="The deeper layer for the top patches (default: the deepest block whose "
                               "receptive field is at most half the image, e.g. blocks.2).")
@@ -140,7 +140,8 @@ def pictures_cmd(dataset, split, param, seed, device, threads, data_dir, cache_d
     number) and OUT/landscape-D.png, sharpness.png, filters.png, filter-patches.png.
 
     \b
-    Example (about 10 minutes per network at one thread on 2 busy cores):
+    Example (20 minutes at one thread on 2 busy cores: 2.5 to 3 minutes per 20-layer network,
+    6.5 to 7 per 56-layer one; a second run reads the networks back from the cache folder):
       bench practice pictures --data-dir ../shared/data --threads 1 --out results/practice/pictures
     """
     from bench.core import environment

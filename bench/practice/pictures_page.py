@@ -50,7 +50,8 @@ def landscape_png(depth: int) -> str:
 
 
 def judge(depth: int, plain: Surface, residual: Surface) -> Verdict:
-    """Holds when the residual net's mean rise is below the plain net's at every radius."""
+    """Holds when the residual net's mean rise is below the plain net's at every radius; cannot be
+    judged when either net's loss at the centre is still near chance (it did not train)."""
     p, r = plain.landscape, residual.landscape
     rises = [(p.rise(k), r.rise(k)) for k in range(len(p.radii))]
     text = (f"mean loss rise on the circle at r = {' / '.join(f'{x:g}' for x in p.radii)}: "
@@ -59,9 +60,24 @@ def judge(depth: int, plain: Surface, residual: Surface) -> Verdict:
             f"(centre losses {p.centre:.4g} and {r.centre:.4g})")
     if any(math.isnan(a) or math.isnan(b) for a, b in rises):
         return Verdict(f"depth {depth}", "cannot be judged yet", text + "; a loss was not a number")
+    untrained = [s for s in (plain, residual) if not trained_beyond_chance(s)]
+    if untrained:  # a net still at chance sits on a plateau: its flatness is not a minimum's
+        names = ", ".join(f"{s.trained.variant} (centre loss {s.landscape.centre:.4g}, chance "
+                          f"ln {len(s.trained.model.classes_)} = {chance_loss(s):.4g})" for s in untrained)
+        return Verdict(f"depth {depth}", "cannot be judged yet", f"{text}; not trained beyond chance: {names}")
     flatter = sum(b < a for a, b in rises)
     word = "holds" if flatter == len(rises) else "does not hold" if flatter == 0 else "holds only in part"
     return Verdict(f"depth {depth}", word, text)
+
+
+def chance_loss(s: Surface) -> float:
+    """The cross-entropy of guessing uniformly among the net's classes."""
+    return math.log(max(2, len(s.trained.model.classes_)))
+
+
+def trained_beyond_chance(s: Surface, share: float = 0.95) -> bool:
+    """Whether the net's loss at its trained weights is below ``share`` of the chance loss."""
+    return s.landscape.centre < share * chance_loss(s)
 
 
 def claim_word(verdicts: Sequence[Verdict]) -> str:
@@ -124,7 +140,9 @@ def readme(pairs, verdicts, fp: FilterPictures, ls: LandscapeSettings, setup: Se
             "the trained weights (Li et al.'s filter normalization; biases and batchnorm parameters not moved, "
             f"their code's `--xignore biasbn`); grid {ls.points}x{ls.points} on [-{ls.span:g}, {ls.span:g}]^2. "
             f"Sharpness: the mean loss over {ls.angles} points on the circle of radius r minus the centre's. "
-            "Both networks of a depth get the same draw (their weights have the same shapes) and the same images.",
+            "Both networks of a depth get the same draw (their weights have the same shapes) and the same images. "
+            "A pair with a network whose loss at its trained weights is still above 95 % of chance (ln of the number "
+            "of classes) gets no verdict: an untrained net sits on a plateau, not in a minimum.",
             "", "## What the first layer and a deeper layer respond to", "",
             f"The first convolution (`{fp.first_layer}`) of `{fp.trained.variant}`: its {fp.filters.shape[0]} "
             f"filters of {fp.filters.shape[1]}x{fp.filters.shape[2]} pixels, each scaled from its own minimum to "

@@ -43,15 +43,15 @@ def _wrap(text: str, width: int = 110) -> str:
 
 
 def landscape_figure(nets: Sequence[tuple[str, Landscape]], path: Path, title: str, description: str) -> Path:
-    """One column per (name, landscape): the contour plot (the same loss levels in every panel) and
-    below it the surface (clipped at SURFACE_CAP)."""
+    """One column per (name, landscape): the contour plot (the same loss levels in every panel, up to
+    SURFACE_CAP) and below it the surface (clipped there)."""
     plt = _pyplot()
     n = len(nets)
     fig = plt.figure(figsize=(5.2 * n, 9.6))
     low = min(float(np.min(ls.loss)) for _, ls in nets)
     high = max(float(np.max(ls.loss)) for _, ls in nets)
-    levels = np.geomspace(max(low, 1e-3), max(high, low * 1.01, 1e-3 * 1.01), 25)
-    top = min(SURFACE_CAP, high)
+    top = min(SURFACE_CAP, high) if high > low else low + 1.0
+    levels = np.linspace(low, top, 25)  # evenly spaced up to the cap, as Li et al. draw them
     for j, (name, ls) in enumerate(nets):
         a = np.asarray(ls.axis)
         z = np.asarray(ls.loss)
