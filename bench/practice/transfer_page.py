@@ -139,10 +139,11 @@ def gap_verdict(g: Grid) -> Verdict:
     if g.sizes[0] not in gaps or g.sizes[-1] not in gaps:
         return Verdict(g.task, None, "fine-tune or scratch lacks complete runs at the smallest or largest size")
     shown = ", ".join(f"{n}: {d:+.4f}" for n, d in gaps.items())
-    steady = all(gaps[a] >= gaps[b] for a, b in zip(list(gaps), list(gaps)[1:]))
+    steps = list(zip(gaps.values(), list(gaps.values())[1:]))
+    trend = ("" if all(x >= y for x, y in steps) else " (growing at every step)" if all(x < y for x, y in steps)
+             else " (not shrinking at every step)")
     return Verdict(g.task, gaps[g.sizes[-1]] < gaps[g.sizes[0]],
-                   f"fine-tuned minus from scratch, by images per class: {shown}"
-                   + ("" if steady else " (not shrinking at every step)"))
+                   f"fine-tuned minus from scratch, by images per class: {shown}{trend}")
 
 
 def discriminative_verdicts(g: Grid) -> list[Verdict]:
