@@ -9,6 +9,7 @@ and each claim's verdict computed from those numbers.
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -16,7 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 from bench.practice import page_plots as pp
 from bench.practice import summary as sm
 from bench.practice.page_text import Verdict, claim_block, data_section, tail, write_page
-from bench.practice.suite_runs import Run, Stats, commands, mean, noise_note, tasks
+from bench.practice.suite_runs import Run, Stats, commands, noise_note, tasks
+from bench.results.practice_summary import measured_lines
 
 SUITE = "practice-transfer"
 TITLE = "In practice: transfer learning"
@@ -85,6 +87,10 @@ def grid_for(runs: Sequence[Run], task: str) -> Grid:
     return g
 
 
+def _fmt(x: Any) -> str:
+    return f"{x:.4f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else "n/a"
+
+
 def build(runs: Sequence[Run]) -> dict[str, Grid]:
     return {t: grid_for(runs, t) for t in tasks(runs)}
 
@@ -133,10 +139,11 @@ def gap_verdict(g: Grid) -> Verdict:
     if g.sizes[0] not in gaps or g.sizes[-1] not in gaps:
         return Verdict(g.task, None, "fine-tune or scratch lacks complete runs at the smallest or largest size")
     shown = ", ".join(f"{n}: {d:+.4f}" for n, d in gaps.items())
-    steady = all(gaps[a] >= gaps[b] for a, b in zip(list(gaps), list(gaps)[1:]))
+    steps = list(zip(gaps.values(), list(gaps.values())[1:]))
+    trend = ("" if all(x >= y for x, y in steps) else " (growing at every step)" if all(x < y for x, y in steps)
+             else " (not shrinking at every step)")
     return Verdict(g.task, gaps[g.sizes[-1]] < gaps[g.sizes[0]],
-                   f"fine-tuned minus from scratch, by images per class: {shown}"
-                   + ("" if steady else " (not shrinking at every step)"))
+                   f"fine-tuned minus from scratch, by images per class: {shown}{trend}")
 
 
 def discriminative_verdicts(g: Grid) -> list[Verdict]:
@@ -177,12 +184,30 @@ def claim_verdicts(grids: Mapping[str, Grid]) -> list[tuple[str, list[Verdict]]]
 
 def table(g: Grid) -> list[str]:
     head = " | ".join(f"{n} images per class" for n in g.sizes)
-    lines = [f"| mode | {head} | fit s (mean) |", "|---|" + "---|" * (len(g.sizes) + 1)]
+    lines = [f"| mode | {head} | fit s (median) |", "|---|" + "---|" * (len(g.sizes) + 1)]
     for mode in [m for m in MODES if m in g.cells] + [m for m in g.cells if m not in MODES]:
         cells = " | ".join(_cell(g, mode, n) for n in g.sizes)
-        fit = mean(r.fit_seconds for n in g.sizes for r in g.stats(mode, n).ok)
-        lines.append(f"| {NAMES.get(mode, mode)} | {cells} | {'n/a' if fit is None else f'{fit:.1f}'} |")
+        fits = [r.fit_seconds for n in g.sizes for r in g.stats(mode, n).ok if r.fit_seconds is not None]
+        lines.append(f"| {NAMES.get(mode, mode)} | {cells} | {f'{statistics.median(fits):.1f}' if fits else 'n/a'} |")
     return lines
+
+
+def training_line(g: Grid) -> str:
+    """How long each size trained (epochs and optimizer steps, as the records say): the same for
+    every mode, so more images per class also means more steps."""
+    parts = []
+    for n in g.sizes:
+        seen = set()
+        for stats in (g.stats(m, n) for m in g.cells):
+            for r in stats.ok:
+                info = r.record.info if r.record is not None else {}
+                epochs, bs = info.get("epochs_run"), r.params.get("batch_size")
+                images = info.get("transfer", {}).get("images")
+                if isinstance(epochs, int) and isinstance(images, int) and isinstance(bs, int) and bs > 0:
+                    seen.add((epochs, epochs * (images // min(bs, images))))
+        parts.append(f"{n} images per class: " + (", ".join(f"{e} epochs ({k} steps)" for e, k in sorted(seen))
+                                                   or "n/a"))
+    return "Training per run (the same for every mode): " + "; ".join(parts) + "."
 
 
 def pretrained_lines(g: Grid) -> list[str]:
@@ -197,7 +222,7 @@ def pretrained_lines(g: Grid) -> list[str]:
            f"trained on {p.get('n_train')} images of the {len(classes)} source classes ({p.get('epochs_run')} epochs, "
            f"{p.get('train_seconds')} s, stopped: {p.get('stop_reason')})",
            f"- its own valid accuracy on the {len(classes)} source classes ({p.get('n_valid')} held-out train images "
-           f"of them): **{'n/a' if acc is None else f'{acc:.4f}'}** (chance {1 / max(1, len(classes)):.3f})",
+           f"of them): **{_fmt(acc)}** (chance {1 / max(1, len(classes)):.3f})",
            f"- trained in {g.builders} of the {g.users} recorded runs that start from it and reused by the others "
            f"({g.distinct} distinct pretrained score{'s' if g.distinct != 1 else ''} among their records)"]
     return out
@@ -296,6 +321,8 @@ def page(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]] = (), render_
     for t, g in grids.items():
         out += [f"## {t}", "", "The pretrained network:", ""] + pretrained_lines(g) + [""]
         out += ["Test accuracy on the new classes (higher is better), mean ± std over seeds:", ""] + table(g) + [""]
+        out += [training_line(g), "The fit time of the runs that trained, or waited for, the shared pretrained "
+                "network includes that (hence the median).", ""]
     if names:
         figures[FIGURE] = lambda p: draw_accuracy([accuracy_panel(grids[t]) for t in names], p,
                                                   [grids[t].sizes for t in names], [grids[t].n_classes for t in names])
@@ -303,13 +330,15 @@ def page(runs: Sequence[Run], methods: Sequence[Mapping[str, Any]] = (), render_
                                                              "the pretrained network, per epoch")
         out += ["## The plot", "", f"![accuracy against images per class]({FIGURE})", "",
                 f"![the pretrained network per epoch]({PRETRAIN_FIGURE})", ""]
+    measured = sm.run_measures(runs, suite, scale_lines(grids, runs))
+    out += ["## What was measured", ""] + [f"- {line}" for line in measured_lines(measured)] + [""]
     out += tail(runs, suite, render_command)
     return "\n".join(out), figures
 
 
 def scale_lines(grids: Mapping[str, Grid], runs: Sequence[Run]) -> list[str]:
     out = [f"{t}: images per class {', '.join(map(str, g.sizes))}; pretrained valid accuracy "
-           f"{g.pretrained.get('valid_accuracy')} on {len(g.pretrained.get('classes') or [])} source classes, "
+           f"{_fmt(g.pretrained.get('valid_accuracy'))} on {len(g.pretrained.get('classes') or [])} source classes, "
            f"trained in {g.builders} of {g.users} runs" for t, g in grids.items()]
     return out + [line[2:] for line in recipe_lines(runs)]
 
