@@ -111,13 +111,24 @@ def test_cures_verdict_falls_back_to_the_valid_score_lost_without_a_train_score(
 
 
 @pytest.mark.parametrize("early_test, holds", [(0.46, True), (0.30, False)])
-def test_early_stopping_verdict(early_test, holds):
+def test_early_stopping_verdict_follows_the_test_score(early_test, holds):
     pairs = [acc_run("none", [0.3, 0.5, 0.45, 0.4, 0.38], seed=s, test=0.40, restore_best=False) for s in SEEDS]
     pairs += [acc_run("early-stop", [0.3, 0.5, 0.45, 0.4], seed=s, test=early_test + 0.001 * s, restore_best=True,
                       patience=2) for s in SEEDS]
     v = of.early_verdict("toyset", configs(pairs))
     assert v.holds is holds
     assert "4.0 vs 5.0 epochs" in v.evidence and "best epoch in 3 of 3 seeds" in v.evidence
+
+
+def test_early_stopping_that_stops_before_the_best_epoch_does_not_recover_it():
+    """Stopped (patience 1) on a first peak of 0.40 while training on reaches 0.60 later: the test
+    score is as good, but the best valid epoch is not recovered."""
+    pairs = [acc_run("none", [0.3, 0.4, 0.35, 0.5, 0.6, 0.55], seed=s, test=0.40, restore_best=False)
+             for s in SEEDS]
+    pairs += [acc_run("early-stop", [0.3, 0.4, 0.35], seed=s, test=0.40, restore_best=True, patience=1)
+              for s in SEEDS]
+    v = of.early_verdict("toyset", configs(pairs))
+    assert v.holds is False and "not recovered" in v.evidence and "best epoch in 0 of 3 seeds" in v.evidence
 
 
 @pytest.mark.parametrize("adamw_test, holds", [(0.30, True), (0.451, False)])

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from bench.practice.page_text import Verdict
-from bench.practice.suite_runs import Run, Stats, better, mean, select, std, valid_column, within_noise
+from bench.practice.suite_runs import (Run, Stats, better, mean, select, std, valid_column, within_noise,
+                                       within_spread)
 
 NONE, L2, ADAMW, DROPOUT, BOTH, EARLY = "none", "l2", "adamw", "dropout", "dropout+l2", "early-stop"
 CONFIGS = (NONE, L2, ADAMW, DROPOUT, BOTH, EARLY)  # the suite's labels, in table order
@@ -199,9 +200,10 @@ def cures_verdict(task: str, configs: Mapping[str, Config]) -> Verdict:
 
 
 def early_verdict(task: str, configs: Mapping[str, Config]) -> Verdict:
-    """Claim 3: early stopping's test mean is no worse than the unregularised run's (better, or
-    within the seeds' std) and it trains no more epochs; the evidence says how close its tested
-    valid score is to the unregularised runs' best."""
+    """Claim 3: early stopping recovers the best valid epoch (the valid score of the weights it
+    tested is no worse than the unregularised runs' best over all their epochs, or within the
+    seeds' std of it) at no cost (its test mean is no worse than the unregularised runs', or within
+    the seeds' std, and it trains no more epochs)."""
     none, early = configs.get(NONE), configs.get(EARLY)
     if none is None or early is None:
         return Verdict(task, None, f"'{NONE}' or '{EARLY}' is not in the suite")
@@ -213,13 +215,15 @@ def early_verdict(task: str, configs: Mapping[str, Config]) -> Verdict:
     e_none, e_early = none.mean("epochs_run"), early.mean("epochs_run")
     same = sum(measures(a).tested_epoch == measures(b).best_epoch
                for a in early.runs for b in none.runs if a.seed == b.seed)
-    holds = no_cost and e_early <= e_none
+    kept, best = early.values("tested_valid"), none.values("best_valid")
+    recovers = not better(mean(best), mean(kept), lower) or bool(within_spread(kept, best))
+    holds = recovers and no_cost and e_early <= e_none
     noise = " (within the seeds' std)" if within_noise(none.stats, early.stats) else ""
     return Verdict(task, holds, f"test {t_early:.4f} with early stopping (patience {early.param('patience')}) vs "
                                 f"{t_none:.4f} without{noise}; {e_early:.1f} vs {e_none:.1f} epochs; tested valid "
                                 f"score {early.mean('tested_valid'):.4f} vs the unregularised runs' best "
                                 f"{none.mean('best_valid'):.4f} (their epoch {none.mean('best_epoch'):.1f} on "
-                                f"average); it tested the unregularised run's best epoch in {same} of "
+                                f"average{'' if recovers else '; not recovered'}); it tested the unregularised run's best epoch in {same} of "
                                 f"{len(early.runs)} seeds")
 
 
