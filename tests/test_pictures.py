@@ -264,8 +264,8 @@ def test_page_command_writes_readme_and_a_summary_the_index_reads(data_dir, tmp_
     (results / "nlp").mkdir(parents=True)
     (results / "nlp" / "embeddings.png").write_bytes(b"png")
     out = results / "practice" / "pictures"
-    res = invoke("practice", "pictures", "--dataset", DATASET, *TINY_ARGS, "--depths", "20", "--grid", "3", "--angles", "3",
-                 "--images", "16", "--patch-images", "20", "--channels", "2", "--top", "3", "--threads", "1",
+    res = invoke("practice", "pictures", "--dataset", DATASET, *TINY_ARGS, "--depths", "20", "--grid", "3",
+                 "--angles", "3", "--images", "16", "--patch-images", "20", "--channels", "2", "--top", "3", "--threads", "1",
                  "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c"), "--results-root", str(results),
                  "--out", str(out))
     assert res.exit_code == 0, res.output

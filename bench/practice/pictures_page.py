@@ -95,14 +95,14 @@ def table(pairs: Sequence[tuple[int, Surface, Surface]]) -> list[str]:
     first = pairs[0][1].landscape
     radii = first.radii
     head = ("| network | valid accuracy | loss at the centre | accuracy there | "
-            + " | ".join(f"rise at r={r:g} (mean / max)" for r in radii) + " | seconds (fit + landscape) |")
+            + " | ".join(f"rise at r={r:g} (mean / max)" for r in radii) + " | seconds (fit or cache read + landscape) |")
     out = [head, "|" + "---|" * (5 + len(radii))]
     for _, *nets in pairs:
         for s in nets:
             ls = s.landscape
             acc = "n/a" if s.valid_accuracy is None else f"{s.valid_accuracy:.3f}"
             rises = " | ".join(f"{ls.rise(k):.4g} / {ls.max_rise(k):.4g}" for k in range(len(radii)))
-            fit = f"{s.trained.seconds:.0f}" + ("" if s.trained.trained_now else " (cached)")
+            fit = f"{s.trained.seconds:.0f}" + ("" if s.trained.trained_now else " read back")
             out.append(f"| {s.trained.variant} | {acc} | {ls.centre:.4g} | {ls.centre_accuracy:.3f} | {rises} | "
                        f"{s.seconds:.0f} ({fit} + {ls.seconds:.0f}) |")
     return out
@@ -132,8 +132,8 @@ def readme(pairs, verdicts, fp: FilterPictures, ls: LandscapeSettings, setup: Se
            f"### Claim: {CLAIM}", "", f"Verdict: **{claim_word(verdicts)}** at this scale.", ""]
     out += [f"- **{v.task}**: {v.word} at this scale: {v.evidence}" for v in verdicts] + [""]
     out += table(pairs) + [""]
-    out += [f"![loss landscapes, depth {d}]({landscape_png(d)})" for d, *_ in pairs]
-    out += ["", f"![loss rise against the distance]({RISE_PNG})", "",
+    out += [line for d, *_ in pairs for line in (f"![loss landscapes, depth {d}]({landscape_png(d)})", "")]
+    out += [f"![loss rise against the distance]({RISE_PNG})", "",
             f"How: the mean cross-entropy on {ls.images} fixed training images (a seeded draw of the training part), "
             "the net in eval mode, so batchnorm uses the running statistics of training (not recomputed per "
             "point), along two seeded Gaussian directions, each filter rescaled to the norm of the same filter of "
